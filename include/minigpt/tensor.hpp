@@ -54,6 +54,13 @@ using RowVectorMap = Eigen::Map<RowVector<S>>;
 template <typename S>
 using ConstRowVectorMap = Eigen::Map<const RowVector<S>>;
 
+// Function arguments: any matrix-shaped storage with contiguous rows (a Matrix, a Map, or a
+// block of columns inside a wider matrix) binds to these without a copy.
+template <typename S>
+using MatrixRef = Eigen::Ref<Matrix<S>, Eigen::Unaligned, Eigen::OuterStride<>>;
+template <typename S>
+using ConstMatrixRef = Eigen::Ref<const Matrix<S>, Eigen::Unaligned, Eigen::OuterStride<>>;
+
 // A (rows, cols) view of a row-major buffer at `data`.
 template <typename S>
 MatrixMap<S> as_matrix(S* data, Index rows, Index cols) {

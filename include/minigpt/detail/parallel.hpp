@@ -1,0 +1,39 @@
+// minigpt/detail/parallel.hpp — one place where loops are spread over the cores.
+//
+// parallel_for(n, cost, body) runs body(i) for i in [0, n) on all OpenMP threads when the
+// whole job is big enough to pay for waking them (n * cost >= about 2^15 multiply-adds), and
+// in order on this thread otherwise (and always, when minigpt is built without OpenMP).
+// Bodies must not throw: every check happens before the loop.
+#pragma once
+
+#include "../tensor.hpp"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace minigpt {
+namespace detail {
+
+template <typename F>
+void parallel_for(Index n, double cost_per_item, F&& body) {
+#ifdef _OPENMP
+  const bool worth_it = n > 1 && static_cast<double>(n) * cost_per_item >= 32768.0 && !omp_in_parallel();
+#pragma omp parallel for schedule(static) if (worth_it)
+  for (Index i = 0; i < n; ++i) body(i);
+#else
+  (void)cost_per_item;
+  for (Index i = 0; i < n; ++i) body(i);
+#endif
+}
+
+inline int max_threads() {
+#ifdef _OPENMP
+  return omp_get_max_threads();
+#else
+  return 1;
+#endif
+}
+
+}  // namespace detail
+}  // namespace minigpt

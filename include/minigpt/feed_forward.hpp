@@ -1,0 +1,116 @@
+// minigpt/feed_forward.hpp — the feed-forward block (MLP): Linear, GELU, Linear.
+//
+// Chapter idea: attention moves information between tokens; the feed-forward block then
+// works on each token's vector alone, widening it to 4C numbers, bending it with a smooth
+// nonlinearity (GELU) and projecting it back to C.
+//
+//     h   = x · W_fc + b_fc              (N, 4C)
+//     a   = gelu(h)                      (N, 4C)
+//     out = a · W_proj + b_proj          (N, C)
+//
+// GPT-2 uses GELU's tanh form ("gelu_new"):
+//     gelu(x) = 0.5 x (1 + tanh(sqrt(2/π) (x + 0.044715 x³)))
+// and some models use the exact form 0.5 x (1 + erf(x / sqrt 2)) ("gelu").
+//
+// Example: gelu(1) = 0.8412 (tanh form), gelu(0) = 0, gelu(-3) = -0.0036.
+#pragma once
+
+#include "config.hpp"
+#include "detail/parallel.hpp"
+#include "linear.hpp"
+#include "tensor.hpp"
+
+#include <cmath>
+
+namespace minigpt {
+
+template <typename S>
+S gelu(S x, Activation kind) {
+  if (kind == Activation::gelu_erf) return S(0.5) * x * (S(1) + std::erf(x * S(0.70710678118654752440)));
+  const S k = S(0.79788456080286535588);  // sqrt(2/π)
+  return S(0.5) * x * (S(1) + std::tanh(k * (x + S(0.044715) * x * x * x)));
+}
+
+// d gelu(x) / dx
+template <typename S>
+S gelu_grad(S x, Activation kind) {
+  if (kind == Activation::gelu_erf) {
+    const S cdf = S(0.5) * (S(1) + std::erf(x * S(0.70710678118654752440)));
+    const S pdf = std::exp(S(-0.5) * x * x) * S(0.39894228040143267794);  // 1/sqrt(2π)
+    return cdf + x * pdf;
+  }
+  const S k = S(0.79788456080286535588);
+  const S th = std::tanh(k * (x + S(0.044715) * x * x * x));
+  return S(0.5) * (S(1) + th) + S(0.5) * x * (S(1) - th * th) * k * (S(1) + S(3) * S(0.044715) * x * x);
+}
+
+// out (N, 4C) = gelu(h (N, 4C)), elementwise. The tanh form runs as Eigen array
+// expressions, so it is vectorised (Eigen's tanh is accurate to a few ulp).
+template <typename S>
+void gelu_forward(MatrixRef<S> out, const ConstMatrixRef<S>& h, Activation kind) {
+  const S k = S(0.79788456080286535588);  // sqrt(2/π)
+  detail::parallel_for(h.rows(), static_cast<double>(20 * h.cols()), [&](Index n) {
+    const auto x = h.row(n).array();
+    if (kind == Activation::gelu_tanh)
+      out.row(n).array() = S(0.5) * x * (S(1) + (k * (x + S(0.044715) * x.cube())).tanh());
+    else
+      for (Index j = 0; j < h.cols(); ++j) out(n, j) = gelu(h(n, j), kind);
+  });
+}
+
+// Backward of  a = gelu(h):  dh += da · gelu'(h), where for the tanh form, with
+// u = sqrt(2/π) (h + 0.044715 h³):
+//     gelu'(h) = 0.5 (1 + tanh u) + 0.5 h (1 − tanh² u) sqrt(2/π) (1 + 3 · 0.044715 h²)
+template <typename S>
+void gelu_backward(MatrixRef<S> dh, const ConstMatrixRef<S>& da, const ConstMatrixRef<S>& h, Activation kind) {
+  const S k = S(0.79788456080286535588);
+  detail::parallel_for(h.rows(), static_cast<double>(25 * h.cols()), [&](Index n) {
+    const auto x = h.row(n).array();
+    if (kind == Activation::gelu_tanh) {
+      const Eigen::Array<S, 1, Eigen::Dynamic> th = (k * (x + S(0.044715) * x.cube())).tanh();
+      dh.row(n).array() += da.row(n).array() *
+                           (S(0.5) * (S(1) + th) +
+                            S(0.5) * x * (S(1) - th.square()) * k * (S(1) + S(3 * 0.044715) * x.square()));
+    } else {
+      for (Index j = 0; j < h.cols(); ++j) dh(n, j) += da(n, j) * gelu_grad(h(n, j), kind);
+    }
+  });
+}
+
+// What the feed-forward block keeps for its backward pass.
+template <typename S>
+struct FeedForwardActivations {
+  Matrix<S> h;  // (N, 4C)  x · W_fc + b_fc
+  Matrix<S> a;  // (N, 4C)  gelu(h)
+};
+
+// out (N, C) = gelu(x (N, C) · W_fc (C, 4C) + b_fc) · W_proj (4C, C) + b_proj
+template <typename S>
+void feed_forward_forward(MatrixRef<S> out, FeedForwardActivations<S>& acts, const ConstMatrixRef<S>& x,
+                          const S* w_fc, const S* b_fc, const S* w_proj, const S* b_proj, Activation kind) {
+  const Index N = x.rows(), C = x.cols();
+  acts.h.resize(N, 4 * C);
+  acts.a.resize(N, 4 * C);
+  linear_forward<S>(acts.h, x, ConstMatrixMap<S>(w_fc, C, 4 * C), b_fc);        // h = x W_fc + b_fc
+  gelu_forward<S>(acts.a, acts.h, kind);                                          // a = gelu(h)
+  linear_forward<S>(out, acts.a, ConstMatrixMap<S>(w_proj, 4 * C, C), b_proj);  // out = a W_proj + b_proj
+}
+
+// Backward of feed_forward_forward, in reverse order. Accumulates into dx (N, C) and the four
+// parameter gradients.
+template <typename S>
+void feed_forward_backward(MatrixRef<S> dx, S* dw_fc, S* db_fc, S* dw_proj, S* db_proj, const ConstMatrixRef<S>& dout,
+                           const FeedForwardActivations<S>& acts, const ConstMatrixRef<S>& x, const S* w_fc,
+                           const S* w_proj, Activation kind) {
+  const Index N = x.rows(), C = x.cols();
+  Matrix<S> da = Matrix<S>::Zero(N, 4 * C), dh = Matrix<S>::Zero(N, 4 * C);
+  // out = a W_proj + b_proj
+  linear_backward<S>(da, MatrixMap<S>(dw_proj, 4 * C, C), db_proj, dout, acts.a,
+                     ConstMatrixMap<S>(w_proj, 4 * C, C));
+  // a = gelu(h)
+  gelu_backward<S>(dh, da, acts.h, kind);
+  // h = x W_fc + b_fc
+  linear_backward<S>(dx, MatrixMap<S>(dw_fc, C, 4 * C), db_fc, dh, x, ConstMatrixMap<S>(w_fc, C, 4 * C));
+}
+
+}  // namespace minigpt

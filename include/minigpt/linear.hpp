@@ -1,0 +1,59 @@
+// minigpt/linear.hpp — the linear layer: every "projection" in the chapter.
+//
+// Chapter idea: Q, K and V are made from each token's vector by multiplying it with a learned
+// matrix; so are the attention output, both halves of the feed-forward block and the final
+// step from vectors back to token scores. All of them are one operation:
+//
+//     out (N, out) = in (N, in) · W (in, out) + b (out)         N = B*T tokens
+//
+// W is stored (in, out), the orientation of GPT-2's "Conv1D" weights in its checkpoints, so a
+// Hugging Face file's bytes are used as they are. The tied LM head passes wte.transpose() as
+// W; Eigen reads it in place, without a copy.
+//
+// Example: C = 2 channels in, 3 out, one token:
+//     in = [1 2], W = [[1 0 1], [0 1 1]], b = [0 0 1]   ->   out = [1 2 4]
+#pragma once
+
+#include "detail/parallel.hpp"
+#include "tensor.hpp"
+
+#include <algorithm>
+
+namespace minigpt {
+
+// out (N, out) = in (N, in) · weight (in, out) + bias (out); bias may be null.
+// Many tokens: one Eigen matrix product (itself multi-threaded). A few tokens, as when
+// generating with a KV cache: the output columns are split over the cores, because a
+// matrix-vector product is bound by reading W from memory and one core cannot saturate it.
+template <typename S, typename W>
+void linear_forward(MatrixRef<S> out, const ConstMatrixRef<S>& in, const Eigen::MatrixBase<W>& weight,
+                    const S* bias) {
+  const Index N = in.rows(), n_out = weight.cols();
+  if (N >= 8) {
+    out.noalias() = in * weight;
+  } else {
+    const Index chunk = 256;  // columns per task: a few KB of each row of W
+    const Index n_chunks = (n_out + chunk - 1) / chunk;
+    detail::parallel_for(n_chunks, static_cast<double>(N * weight.rows() * chunk), [&](Index c) {
+      const Index c0 = c * chunk, width = std::min(chunk, n_out - c0);
+      out.middleCols(c0, width).noalias() = in * weight.middleCols(c0, width);
+    });
+  }
+  if (bias != nullptr) out.rowwise() += ConstRowVectorMap<S>(bias, n_out);
+}
+
+// Backward of  out = in · W + b.  Accumulates (+=) into din, dweight and dbias (dbias may be
+// null when the layer has no bias).
+//   din (N, in)       += dout (N, out) · W^T
+//   dweight (in, out) += in^T · dout
+//   dbias (out)       += column sums of dout
+template <typename S, typename W, typename DW>
+void linear_backward(MatrixRef<S> din, const Eigen::MatrixBase<DW>& dweight_, S* dbias,
+                     const ConstMatrixRef<S>& dout, const ConstMatrixRef<S>& in, const Eigen::MatrixBase<W>& weight) {
+  auto& dweight = const_cast<Eigen::MatrixBase<DW>&>(dweight_);  // Eigen's idiom for writable expressions
+  din.noalias() += dout * weight.transpose();
+  dweight.noalias() += in.transpose() * dout;
+  if (dbias != nullptr) RowVectorMap<S>(dbias, dout.cols()) += dout.colwise().sum();
+}
+
+}  // namespace minigpt
