@@ -47,12 +47,14 @@ void apply_causal_mask(MatrixRef<S> scores, Index pos0) {
 }
 
 // Each row of x becomes exp(x − max) / Σ exp(x − max). Every row must hold a finite entry
-// (the causal mask always leaves a query its own key).
+// (the causal mask always leaves a query its own key). Masked (−∞) entries become exactly 0:
+// a vectorised exp may round exp(−∞) to a tiny number instead.
 template <typename S>
 void softmax_rows(MatrixRef<S> x) {
+  const S minus_inf = -std::numeric_limits<S>::infinity();
   for (Index t = 0; t < x.rows(); ++t) {
     auto row = x.row(t).array();
-    row = (row - row.maxCoeff()).exp();
+    row = (row == minus_inf).select(S(0), (row - row.maxCoeff()).exp());
     row /= row.sum();
   }
 }

@@ -201,6 +201,14 @@ inline GPTConfig config_from_json(const nlohmann::json& j, const std::string& wh
     if (!it->is_boolean()) throw FileError(where, "tie_word_embeddings", "must be true or false");
     c.tie_word_embeddings = it->get<bool>();
   }
+  // Variants of GPT-2 that minigpt does not implement are refused rather than misread.
+  if (auto it = j.find("n_inner"); it != j.end() && !it->is_null() &&
+                                   !(it->is_number_integer() && it->get<std::int64_t>() == 4 * c.n_embd))
+    throw FileError(where, "n_inner", "only the standard feed-forward width 4 * n_embd is supported, got " + it->dump());
+  if (auto it = j.find("scale_attn_weights"); it != j.end() && *it != true)
+    throw FileError(where, "scale_attn_weights", "only scaled attention (true) is supported");
+  if (auto it = j.find("scale_attn_by_inverse_layer_idx"); it != j.end() && *it != false)
+    throw FileError(where, "scale_attn_by_inverse_layer_idx", "is not supported (must be false)");
   c.embd_pdrop = number("embd_pdrop", 0.0);
   c.attn_pdrop = number("attn_pdrop", 0.0);
   c.resid_pdrop = number("resid_pdrop", 0.0);
