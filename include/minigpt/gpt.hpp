@@ -32,6 +32,7 @@
 #include "tensor.hpp"
 
 #include <cmath>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -135,7 +136,8 @@ class GPT {
   }
 
   const Tensor<S>& forward(const std::vector<TokenId>& ids, Index B, Index T, const ForwardOptions<S>& opt = {}) {
-    if (B < 0 || T < 0 || static_cast<Index>(ids.size()) != B * T)
+    Index n = 0;  // B * T, refused (not wrapped) when it overflows
+    if (B < 0 || T < 0 || __builtin_mul_overflow(B, T, &n) || static_cast<Index>(ids.size()) != n)
       throw ArgumentError("GPT::forward: " + std::to_string(ids.size()) + " ids given for B = " + std::to_string(B) +
                           ", T = " + std::to_string(T));
     return forward(ids.data(), B, T, opt);
@@ -143,6 +145,33 @@ class GPT {
 
   // Attention maps of the last forward that asked for them: one (B, H, T, Tk) per layer.
   const std::vector<Tensor<S>>& attention_maps() const { return maps_; }
+
+  // After a training forward: the first activation, in the order the forward computed them,
+  // that holds a NaN or an infinity, e.g. "h.2.mlp.c_fc (x · W_fc + b_fc)"; "" when all are
+  // finite. Training uses it to say where a non-finite loss came from.
+  std::string first_non_finite_activation() const {
+    if (!trained_forward_) return "";
+    auto bad = [](const auto& m) { return !m.allFinite(); };
+    if (bad(residual_[0])) return "the embeddings (wte[ids] + wpe)";
+    for (std::size_t l = 0; l < blocks_.size(); ++l) {
+      const BlockActivations<S>& a = blocks_[l];
+      const std::string h = "h." + std::to_string(l) + ".";
+      if (bad(a.ln_1)) return h + "ln_1";
+      if (bad(a.attn.qkv)) return h + "attn.c_attn (Q, K, V)";
+      if (bad(a.attn.att)) return h + "attn (the attention map)";
+      if (bad(a.attn.heads)) return h + "attn (att · V)";
+      if (bad(a.attn_out)) return h + "attn.c_proj";
+      if (bad(a.x_mid)) return h + "x + attn(ln_1(x))";
+      if (bad(a.ln_2)) return h + "ln_2";
+      if (bad(a.mlp.h)) return h + "mlp.c_fc (x · W_fc + b_fc)";
+      if (bad(a.mlp.a)) return h + "mlp (gelu)";
+      if (bad(a.mlp_out)) return h + "mlp.c_proj";
+      if (bad(residual_[l + 1])) return h.substr(0, h.size() - 1) + " output";
+    }
+    if (bad(lnf_)) return "ln_f";
+    if (bad(logits_.matrix())) return "logits";
+    return "";
+  }
 
   // ---- backward ----
 
@@ -200,20 +229,26 @@ class GPT {
       throw ArgumentError("GPT::forward: B and T must be positive, got B = " + std::to_string(B) +
                           ", T = " + std::to_string(T) + " (an empty prompt has nothing to predict from)");
     const Index pos0 = opt.cache != nullptr ? opt.cache->size() : 0;
-    if (pos0 + T > config_.n_positions)
-      throw ArgumentError("GPT::forward: a context of " + std::to_string(pos0 + T) +
+    // pos0 + T, written out without overflowing for an absurd T
+    const std::string context = T <= std::numeric_limits<Index>::max() - pos0
+                                    ? std::to_string(pos0 + T)
+                                    : std::to_string(pos0) + " + " + std::to_string(T);
+    if (T > config_.n_positions - pos0)  // pos0 + T > n_positions, without overflow
+      throw ArgumentError("GPT::forward: a context of " + context +
                           " tokens is past the block size of " + std::to_string(config_.n_positions));
     if (opt.cache != nullptr) {
       if (opt.training) throw ArgumentError("GPT::forward: a KV cache is for generation, not training");
       if (opt.cache->batch() != B || opt.cache->layers() != config_.n_layer)
         throw ArgumentError("GPT::forward: the KV cache was made for batch " + std::to_string(opt.cache->batch()) +
                             ", not " + std::to_string(B));
-      if (pos0 + T > opt.cache->capacity())
+      if (T > opt.cache->capacity() - pos0)
         throw ArgumentError("GPT::forward: the KV cache holds " + std::to_string(opt.cache->capacity()) +
-                            " positions, " + std::to_string(pos0 + T) + " needed");
+                            " positions, " + context + " needed");
     }
     if (opt.training && opt.last_position_only)
       throw ArgumentError("GPT::forward: training needs the logits of every position");
+    if (B > std::numeric_limits<Index>::max() / T)
+      throw ArgumentError("GPT::forward: B * T overflows (B = " + std::to_string(B) + ", T = " + std::to_string(T) + ")");
     for (Index n = 0; n < B * T; ++n)
       if (ids[n] < 0 || ids[n] >= config_.vocab_size)
         throw ArgumentError("GPT::forward: token id " + std::to_string(ids[n]) + " at (b " + std::to_string(n / T) +
