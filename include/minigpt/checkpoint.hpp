@@ -28,6 +28,7 @@
 #include "gpt.hpp"
 #include "safetensors.hpp"
 
+#include <algorithm>
 #include <set>
 #include <string>
 #include <vector>
@@ -76,16 +77,32 @@ GPT<S> load_model(const std::string& dir) {
     else config.tie_word_embeddings = false;
   }
 
-  GPT<S> model(config);
-  Parameters<S>& p = model.parameters();
-  std::set<std::string> used;
-  for (const TensorInfo& info : p.table().entries()) {
+  auto find = [&](const TensorInfo& info) -> const SafetensorsEntry& {
     auto it = by_name.find(info.name);
     if (it == by_name.end()) throw FileError(path, "tensor '" + info.name + "'", "missing");
     const SafetensorsEntry& e = *it->second;
     if (e.shape != info.shape)
       throw FileError(path, "tensor '" + e.name + "'", "shape " + shape_text(e.shape) + " in the file, but config.json (" +
                                                          dir + "/config.json) needs " + shape_text(info.shape));
+    return e;
+  };
+  // Every tensor is found, with its shape, before the model is allocated: a config.json that
+  // claims more than the file holds (n_layer 10^9, a vocabulary of 10^12) is refused by the
+  // first tensor it lacks, never allocated. The walk is bounded by the file as well: it covers
+  // at most one layer more than the file has tensors for (12 per layer), so when config.json
+  // claims more layers, some tensor of that prefix is necessarily missing.
+  {
+    GPTConfig bounded = config;
+    bounded.n_layer = std::min<Index>(config.n_layer, static_cast<Index>(by_name.size()) / 12 + 1);
+    const ParameterTable table(bounded);
+    for (const TensorInfo& info : table.entries()) (void)find(info);
+  }
+
+  GPT<S> model(config);
+  Parameters<S>& p = model.parameters();
+  std::set<std::string> used;
+  for (const TensorInfo& info : p.table().entries()) {
+    const SafetensorsEntry& e = find(info);
     file.read(e, p.data() + info.offset);
     used.insert(info.name);
   }
