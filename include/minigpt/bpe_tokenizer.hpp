@@ -2,25 +2,28 @@
 //
 // Chapter idea: 토큰 ≠ 단어. GPT-2 knows 50,257 tokens: the 256 single bytes, 50,000 byte
 // strings learned by merging frequent neighbours ("byte pair encoding", BPE), and the special
-// token <|endoftext|>. A common English word is one token; a Korean syllable is three bytes
-// in UTF-8 and the merges rarely reach past it, so "토큰" (two syllables, six bytes) costs
-// five tokens — the model pays more for Korean text than for English.
+// token <|endoftext|>. A common English word is one token ("Hello" = 15496). A Korean syllable
+// is three bytes in UTF-8 and GPT-2 learned few merges for them, so "토큰" (two syllables, six
+// bytes) costs six tokens, one per byte: the model pays far more for Korean than for English.
 //
 //   In:  bytes, any (invalid UTF-8 too); or ids.
 //   Out: ids in [0, 50257) equal to OpenAI's GPT-2 tokenizer's; or the exact bytes back.
 //
-// How encode works (show your work with explain()):
+// How encode works:
 //   1. Cut the text into pieces with GPT-2's pattern (pretokenizer.hpp).
 //   2. Inside each piece, start from one token per byte.
 //   3. Repeatedly find the neighbouring pair with the lowest merge rank (the leftmost one on a
 //      tie) and merge it into the token the merge names; stop when no neighbouring pair is a
 //      merge.
 //
-//   explain(" 토큰") -> one piece " 토큰" = bytes 20 ED 86 A0 ED 81 B0
-//     start:  [Ġ] [í] [Ĩ] [ł] [í] [ģ] [°]         (7 byte tokens, printed GPT-2 style)
-//     merge rank   1, "Ġ"+"í"   -> "Ġí"          [Ġí] [Ĩ] [ł] [í] [ģ] [°]
-//     merge rank  ...
-//     ids: 220?...  see docs/tokenizer.md for the full, real trace.
+// Show your work: explain(" 아닙니다") returns one piece, 13 bytes, and its merges in order
+// (tokens printed in GPT-2's spelling, Ġ = space):
+//     start:  Ġ ì ķ Ħ ë ĭ Ļ ë ĭ Ī ë ĭ ¤                  13 byte tokens
+//     rank 23565:  Ġ + ì -> Ġì    (id 23821)            space + first byte of 아
+//     rank 46439:  ë + ĭ -> ëĭ    (id 46695)            first two bytes of 닙
+//     rank 46439:  ë + ĭ -> ëĭ    (id 46695)            ... of 니 (leftmost first)
+//     rank 46439:  ë + ĭ -> ëĭ    (id 46695)            ... of 다
+//     ids: 23821 243 226 46695 247 46695 230 46695 97   9 tokens for 4 syllables
 //
 // Files. OpenAI's `encoder.json` + `vocab.bpe` and Hugging Face's `vocab.json` + `merges.txt`
 // are the same two formats under two names:
@@ -57,7 +60,7 @@
 #include <cstring>
 #include <limits>
 #include <memory>
-#include <queue>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -384,49 +387,98 @@ class BPETokenizer : public Tokenizer {
   }
 
   // The same merges, in the same order, for long pieces: a doubly linked list of symbols and
-  // a min-heap of candidate pairs keyed by (rank, position). Stale heap entries (a side was
-  // merged away since) are recognised by their ids and skipped.
+  // a min-heap of candidate pairs keyed by (rank, position), packed into one 64-bit number.
+  // An entry whose pair has changed since it was pushed (a side was merged away) no longer
+  // has that rank at that position, and is skipped: a position's token only ever grows, so a
+  // pair never comes back once gone.
   void merge_heap(const unsigned char* p, std::size_t n, std::vector<TokenId>& out,
                   std::vector<BPEMerge>* trace) const {
-    constexpr std::size_t kEnd = std::numeric_limits<std::size_t>::max();
+    if (n >= std::numeric_limits<std::uint32_t>::max())
+      throw ArgumentError("BPETokenizer: one piece of " + std::to_string(n) +
+                          " bytes is more than this tokenizer handles (4 GiB)");
+    constexpr std::uint32_t kEnd = std::numeric_limits<std::uint32_t>::max();
     struct Symbol {
       TokenId id;
-      std::size_t prev, next;
-    };
-    struct Candidate {
-      std::uint32_t rank;
-      std::size_t pos;
-      TokenId left, right, result;
-      bool operator>(const Candidate& o) const { return rank != o.rank ? rank > o.rank : pos > o.pos; }
+      std::uint32_t prev, next;
     };
     std::vector<Symbol> sym(n);
-    for (std::size_t i = 0; i < n; ++i) sym[i] = {byte_token_[p[i]], i == 0 ? kEnd : i - 1, i + 1 == n ? kEnd : i + 1};
-    std::vector<Candidate> storage;
-    storage.reserve(n);
-    std::priority_queue<Candidate, std::vector<Candidate>, std::greater<Candidate>> heap(
-        std::greater<Candidate>(), std::move(storage));
-    auto consider = [&](std::size_t left) {
-      if (left == kEnd) return;
-      const std::size_t right = sym[left].next;
-      if (right == kEnd) return;
-      const auto v = pairs_.find(sym[left].id, sym[right].id);
-      if (v.rank != detail::PairTable::kNone) heap.push({v.rank, left, sym[left].id, sym[right].id, v.result});
+    for (std::size_t i = 0; i < n; ++i)
+      sym[i] = {byte_token_[p[i]], i == 0 ? kEnd : static_cast<std::uint32_t>(i - 1),
+                i + 1 == n ? kEnd : static_cast<std::uint32_t>(i + 1)};
+    // Merges the pair at `pos` if it still has rank `rank`, then offers its new neighbours.
+    auto apply = [&](std::uint32_t rank, std::uint32_t pos, auto&& push) {
+      Symbol& left = sym[pos];
+      if (left.id < 0 || left.next == kEnd) return;  // stale
+      Symbol& right = sym[left.next];
+      const auto v = pairs_.find(left.id, right.id);
+      if (v.rank != rank) return;  // stale: this position now holds another pair
+      if (trace) trace->push_back({left.id, right.id, v.result, static_cast<Index>(rank)});
+      left.id = v.result;
+      right.id = -1;
+      left.next = right.next;
+      if (right.next != kEnd) sym[right.next].prev = pos;
+      for (std::uint32_t l : {left.prev, pos}) {
+        if (l == kEnd || sym[l].next == kEnd) continue;
+        const auto w = pairs_.find(sym[l].id, sym[sym[l].next].id);
+        if (w.rank != detail::PairTable::kNone) push(w.rank, l);
+      }
     };
-    for (std::size_t i = 0; i + 1 < n; ++i) consider(i);
-    while (!heap.empty()) {
-      const Candidate c = heap.top();
-      heap.pop();
-      const std::size_t right = sym[c.pos].next;
-      if (sym[c.pos].id != c.left || right == kEnd || sym[right].id != c.right) continue;  // stale
-      if (trace) trace->push_back({c.left, c.right, c.result, static_cast<Index>(c.rank)});
-      sym[c.pos].id = c.result;
-      sym[c.pos].next = sym[right].next;
-      if (sym[right].next != kEnd) sym[sym[right].next].prev = c.pos;
-      sym[right].id = -1;
-      consider(sym[c.pos].prev);
-      consider(c.pos);
+    if (monotone_) {
+      // Every pair a merge creates ranks after the merge that created it, so the ranks can be
+      // swept in increasing order: one bucket of positions per rank, each bucket complete
+      // (and sorted, for leftmost-first) by the time its turn comes.
+      std::unordered_map<std::uint32_t, std::vector<std::uint32_t>> buckets;
+      std::vector<std::uint32_t> ranks;  // min-heap of ranks that have a bucket
+      std::uint32_t last_rank = detail::PairTable::kNone;
+      std::vector<std::uint32_t>* last_bucket = nullptr;
+      auto push = [&](std::uint32_t rank, std::uint32_t pos) {
+        if (rank != last_rank) {
+          auto [it, fresh] = buckets.try_emplace(rank);
+          if (fresh) {
+            ranks.push_back(rank);
+            std::push_heap(ranks.begin(), ranks.end(), std::greater<std::uint32_t>());
+          }
+          last_rank = rank;
+          last_bucket = &it->second;
+        }
+        last_bucket->push_back(pos);
+      };
+      for (std::size_t i = 0; i + 1 < n; ++i) {
+        const auto v = pairs_.find(sym[i].id, sym[i + 1].id);
+        if (v.rank != detail::PairTable::kNone) push(v.rank, static_cast<std::uint32_t>(i));
+      }
+      while (!ranks.empty()) {
+        std::pop_heap(ranks.begin(), ranks.end(), std::greater<std::uint32_t>());
+        const std::uint32_t rank = ranks.back();
+        ranks.pop_back();
+        auto node = buckets.extract(rank);
+        if (last_rank == rank) last_rank = detail::PairTable::kNone;
+        std::vector<std::uint32_t>& positions = node.mapped();
+        if (!std::is_sorted(positions.begin(), positions.end())) std::sort(positions.begin(), positions.end());
+        for (std::uint32_t pos : positions) apply(rank, pos, push);
+      }
+    } else {
+      // Any merge table: one min-heap of (rank, position) packed into 64 bits.
+      std::vector<std::uint64_t> heap;
+      heap.reserve(n);
+      auto key = [](std::uint32_t rank, std::uint32_t pos) { return (std::uint64_t(rank) << 32) | pos; };
+      auto push = [&](std::uint32_t rank, std::uint32_t pos) {
+        heap.push_back(key(rank, pos));
+        std::push_heap(heap.begin(), heap.end(), std::greater<std::uint64_t>());
+      };
+      for (std::size_t i = 0; i + 1 < n; ++i) {
+        const auto v = pairs_.find(sym[i].id, sym[i + 1].id);
+        if (v.rank != detail::PairTable::kNone) heap.push_back(key(v.rank, static_cast<std::uint32_t>(i)));
+      }
+      std::make_heap(heap.begin(), heap.end(), std::greater<std::uint64_t>());
+      while (!heap.empty()) {
+        std::pop_heap(heap.begin(), heap.end(), std::greater<std::uint64_t>());
+        const std::uint64_t top = heap.back();
+        heap.pop_back();
+        apply(static_cast<std::uint32_t>(top >> 32), static_cast<std::uint32_t>(top & 0xFFFFFFFFu), push);
+      }
     }
-    for (std::size_t i = 0; i != kEnd; i = sym[i].next) out.push_back(sym[i].id);
+    for (std::uint32_t i = 0; i != kEnd; i = sym[i].next) out.push_back(sym[i].id);
   }
 
   // Calls on_text(part) for the text between special tokens and on_special(id) for each
@@ -464,6 +516,7 @@ class BPETokenizer : public Tokenizer {
   std::array<TokenId, 256> byte_token_{};
   detail::PairTable pairs_;
   detail::BytesTable whole_;
+  bool monotone_ = false;  // every merge's sides were made by strictly earlier merges
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -546,6 +599,19 @@ inline BPETokenizer BPETokenizer::from_parts(std::vector<std::string> tokens,
   for (std::size_t k = 0; k < V; ++k)
     if (!ordinary(static_cast<TokenId>(k))) t.special_ids_.push_back(static_cast<TokenId>(k));
   t.pairs_.build(t.merges_, t.merge_results_);
+  // Monotone: each merge's sides are bytes or made only by earlier merges (true of GPT-2 and
+  // of every trained BPE). Then long pieces can sweep ranks in order (see merge_heap).
+  {
+    std::vector<std::int64_t> last_made(V, -1);
+    for (std::size_t r = 0; r < merges.size(); ++r) {
+      auto& m = last_made[static_cast<std::size_t>(t.merge_results_[r])];
+      m = std::max<std::int64_t>(m, static_cast<std::int64_t>(r));
+    }
+    t.monotone_ = true;
+    for (std::size_t r = 0; r < merges.size() && t.monotone_; ++r)
+      for (TokenId x : {merges[r].first, merges[r].second})
+        if (last_made[static_cast<std::size_t>(x)] >= static_cast<std::int64_t>(r)) t.monotone_ = false;
+  }
   // The whole-piece shortcut: only for tokens whose own bytes encode to exactly themselves.
   std::vector<TokenId> whole;
   whole.reserve(V);
