@@ -1,0 +1,149 @@
+// Tests of tokenizer files: save and load round trips, and a clear error for each bad file.
+#include <minigpt/bpe_tokenizer.hpp>
+#include <minigpt/bpe_trainer.hpp>
+#include <minigpt/char_tokenizer.hpp>
+#include <minigpt/load_tokenizer.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include <unistd.h>
+
+using namespace minigpt;
+
+namespace {
+
+const std::string kData = MINIGPT_TEST_DATA;
+
+// A fresh folder under the system's temporary directory.
+std::string temp_dir(const std::string& name) {
+  const char* base = std::getenv("TMPDIR");
+  std::string dir = std::string(base && *base ? base : "/tmp") + "/minigpt_tok_" + name + "_" +
+                    std::to_string(::getpid());
+  detail::make_directories(dir);
+  return dir;
+}
+
+// The 256 byte tokens spelled GPT-2's way, as "key": id entries, in GPT-2's order.
+std::string byte_entries() {
+  std::string out;
+  for (std::size_t i = 0; i < 256; ++i) {
+    const std::uint8_t b = detail::byte_alphabet.byte_order[i];
+    out += (i ? "," : "") + nlohmann::json(detail::spell_bytes(std::string(1, static_cast<char>(b)))).dump() +
+           ":" + std::to_string(i);
+  }
+  return out;
+}
+
+// Writes vocab.json / merges.txt into dir and returns the FileError message of loading them
+// ("" when loading works).
+std::string load_error(const std::string& dir, const std::string& vocab, const std::string& merges,
+                       std::string* field = nullptr) {
+  detail::write_file_atomic(dir + "/vocab.json", vocab);
+  detail::write_file_atomic(dir + "/merges.txt", merges);
+  try {
+    BPETokenizer::from_files(dir + "/vocab.json", dir + "/merges.txt");
+  } catch (const FileError& e) {
+    if (field) *field = e.field();
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE("A small hand-made BPE vocabulary loads and encodes", "[tokenizer][files]") {
+  const std::string dir = temp_dir("small");
+  // 256 bytes, then "ab" (256), "abc" (257), and a special "<eot>" (258).
+  const std::string vocab = "{" + byte_entries() + ",\"ab\":256,\"abc\":257,\"<eot>\":258}";
+  REQUIRE(load_error(dir, vocab, "#version: 0.2\na b\nab c\n") == "");
+  const auto tok = BPETokenizer::from_files(dir + "/vocab.json", dir + "/merges.txt");
+  CHECK(tok.vocab_size() == 259);
+  CHECK(tok.encode("abc abd") == std::vector<TokenId>{257, tok.byte_token(' '), 256, tok.byte_token('d')});
+  CHECK(tok.special_tokens() == std::vector<std::pair<std::string, TokenId>>{{"<eot>", 258}});
+  CHECK(tok.encode_with_special("x<eot>") == std::vector<TokenId>{tok.byte_token('x'), 258});
+  // No "#version" line, CRLF line ends and no final newline are all fine.
+  CHECK(load_error(dir, vocab, "a b\r\nab c") == "");
+}
+
+TEST_CASE("Each bad vocabulary or merges file is a FileError naming file and field", "[tokenizer][files]") {
+  const std::string dir = temp_dir("bad");
+  const std::string good_vocab = "{" + byte_entries() + ",\"ab\":256}";
+  std::string field;
+
+  CHECK_THAT(load_error(dir, "{\"a\": 0,", "", &field), Catch::Contains("vocab.json") && Catch::Contains("malformed JSON"));
+  CHECK(field == "json");
+  CHECK_THAT(load_error(dir, "[1, 2]", ""), Catch::Contains("expected an object"));
+  CHECK_THAT(load_error(dir, "{\"a\": \"zero\"}", ""), Catch::Contains("id must be an integer"));
+  CHECK_THAT(load_error(dir, "{\"a\": 1.5}", ""), Catch::Contains("id must be an integer"));
+  CHECK_THAT(load_error(dir, "{\"a\": -1}", ""), Catch::Contains("out of range"));
+  CHECK_THAT(load_error(dir, "{\"a\": 0, \"b\": 7}", "", &field), Catch::Contains("out of range"));
+  CHECK(field == "token 'b'");
+  CHECK_THAT(load_error(dir, "{\"a\": 99999999999999999999}", ""), Catch::Contains("must be an integer"));
+  CHECK_THAT(load_error(dir, "{\"a\": 18446744073709551615}", ""), Catch::Contains("out of range"));
+  CHECK_THAT(load_error(dir, "{\"a\": 0, \"b\": 0}", ""), Catch::Contains("also used by token"));
+  // A vocabulary without all 256 byte tokens.
+  CHECK_THAT(load_error(dir, "{\"a\": 0, \"b\": 1}", "", &field), Catch::Contains("no token for this byte"));
+  CHECK(field.rfind("byte 0x", 0) == 0);
+  // Merges naming an unknown token, a malformed line, a merge whose result is missing.
+  CHECK_THAT(load_error(dir, good_vocab, "a b\nq zz\n", &field),
+             Catch::Contains("merges.txt") && Catch::Contains("unknown token 'zz'"));
+  CHECK(field == "line 2");
+  CHECK_THAT(load_error(dir, good_vocab, "a  b\n"), Catch::Contains("two tokens separated by one space"));
+  CHECK_THAT(load_error(dir, good_vocab, "ab\n"), Catch::Contains("two tokens separated by one space"));
+  CHECK_THAT(load_error(dir, good_vocab, "a b c\n"), Catch::Contains("two tokens separated by one space"));
+  CHECK_THAT(load_error(dir, good_vocab, "b c\n"), Catch::Contains("not in the vocabulary"));
+  CHECK_THAT(load_error(dir, good_vocab, "a b\na b\n"), Catch::Contains("already merge 0"));
+  // Two tokens with the same bytes: "€" spelled in GPT-2's alphabet, and written plainly (as
+  // another tool may write an added token).
+  CHECK_THAT(load_error(dir, "{" + byte_entries() + "," + nlohmann::json(detail::spell_bytes("€")).dump() +
+                                 ":256,\"€\":257}", ""),
+             Catch::Contains("same bytes"));
+  // Missing files.
+  CHECK_THROWS_AS(BPETokenizer::from_files(dir + "/nope.json", dir + "/merges.txt"), FileError);
+  CHECK_THROWS_WITH(BPETokenizer::from_files(dir + "/nope.json", dir + "/merges.txt"), Catch::Contains("nope.json"));
+}
+
+TEST_CASE("Truncated GPT-2 files are refused, not half-loaded", "[tokenizer][files]") {
+  const std::string dir = temp_dir("trunc");
+  const std::string vocab = detail::read_file(kData + "/gpt2/encoder.json");
+  const std::string merges = detail::read_file(kData + "/gpt2/vocab.bpe");
+  CHECK_THAT(load_error(dir, vocab.substr(0, vocab.size() / 2), merges), Catch::Contains("malformed JSON"));
+  // Half the merges: the vocabulary then holds tokens no merge makes; they would become
+  // "special" tokens, so the file pair loads — but a merges file cut mid-line is an error.
+  const std::size_t cut = merges.find(' ', merges.size() / 2);
+  CHECK_THAT(load_error(dir, vocab, merges.substr(0, cut)), Catch::Contains("one space"));
+}
+
+TEST_CASE("BPE save then load gives the same tokenizer", "[tokenizer][files]") {
+  const std::string dir = temp_dir("roundtrip");
+  const auto gpt2 = BPETokenizer::from_files(kData + "/gpt2/encoder.json", kData + "/gpt2/vocab.bpe");
+  gpt2.save(dir + "/gpt2");
+  const auto again = load_tokenizer(dir + "/gpt2");
+  REQUIRE(again->vocab_size() == gpt2.vocab_size());
+  for (TokenId id = 0; id < gpt2.vocab_size(); id += 97) CHECK(again->token_bytes(id) == gpt2.token_bytes(id));
+  const std::string text = detail::read_file(kData + "/tokenizer/texts/multilingual.txt");
+  CHECK(again->encode(text) == gpt2.encode(text));
+  CHECK(again->special_token("<|endoftext|>") == std::optional<TokenId>(50256));
+  // The saved files are byte-identical to OpenAI's apart from JSON spacing: same merges.
+  const std::string merges = detail::read_file(dir + "/gpt2/merges.txt");
+  const std::string original = detail::read_file(kData + "/gpt2/vocab.bpe");
+  CHECK(merges.substr(merges.find('\n')) == original.substr(original.find('\n')));
+}
+
+TEST_CASE("load_tokenizer tells what a folder holds", "[tokenizer][files]") {
+  const std::string dir = temp_dir("folders");
+  CHECK_THROWS_WITH(load_tokenizer(dir + "/missing"), Catch::Contains("no such folder"));
+  detail::make_directories(dir + "/empty");
+  CHECK_THROWS_WITH(load_tokenizer(dir + "/empty"), Catch::Contains("holds no tokenizer"));
+  detail::write_file_atomic(dir + "/afile", "x");
+  CHECK_THROWS_WITH(load_tokenizer(dir + "/afile"), Catch::Contains("is a file"));
+  const auto chars = CharTokenizer::from_text("hello world");
+  chars.save(dir + "/char");
+  const auto back = load_tokenizer(dir + "/char");
+  CHECK(back->kind() == "char");
+  CHECK(back->encode("hello") == chars.encode("hello"));
+}
