@@ -178,7 +178,11 @@ class Parameters {
 
   GPTConfig config_;
   ParameterTable table_;
-  std::vector<S> data_;
+  // Aligned to Eigen's widest packet (64 bytes with AVX-512): Eigen peels a different number
+  // of scalar iterations before an unaligned buffer's packets, so with malloc's 16-byte
+  // alignment the same sums could round differently from one allocation to the next, and
+  // two runs with the same seed would drift apart.
+  std::vector<S, Eigen::aligned_allocator<S>> data_;
 };
 
 }  // namespace minigpt

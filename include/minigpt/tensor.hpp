@@ -117,7 +117,9 @@ class Tensor {
   }
 
   std::vector<Index> shape_;
-  std::vector<S> data_;
+  // Aligned to Eigen's widest packet, so that reductions over the data (e.g. the loss over
+  // the logits) round the same way in every allocation: see parameters.hpp.
+  std::vector<S, Eigen::aligned_allocator<S>> data_;
 };
 
 }  // namespace minigpt
