@@ -1,0 +1,127 @@
+// generate — continue a prompt with a GPT model saved in the Hugging Face layout.
+//
+// This is the chapter's "generation" step: the model reads the prompt once (filling its KV
+// cache), then predicts one token at a time, each new token fed back in.
+//
+//   generate --model gpt2 --prompt "The quick brown fox" --max-new-tokens 30
+//   generate --model gpt2 --prompt-ids "464 2068 7586" --max-new-tokens 10 --temperature 0 --print-ids
+//
+// --model DIR is a folder with config.json and model.safetensors, e.g. the `gpt2` model from
+// the Hugging Face hub, or one saved by next_token_predictor. A text prompt needs the folder's
+// tokenizer files too (vocab.json + merges.txt, or a character vocabulary).
+#include <minigpt/minigpt.hpp>
+
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <iostream>
+#include <sstream>
+
+using namespace minigpt;
+
+// "464 2068 7586" -> {464, 2068, 7586}; anything else is an error naming the bad piece.
+static std::vector<TokenId> parse_ids(const std::string& text) {
+  std::istringstream in(text);
+  std::vector<TokenId> ids;
+  std::string piece;
+  while (in >> piece) {
+    std::size_t used = 0;
+    long long id = -1;
+    try {
+      id = std::stoll(piece, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != piece.size() || id < 0 || id > INT32_MAX)
+      throw ArgumentError("--prompt-ids: '" + piece + "' is not a token id (a non-negative integer)");
+    ids.push_back(static_cast<TokenId>(id));
+  }
+  return ids;
+}
+
+int main(int argc, char** argv) {
+  // ---- 1. flags ----
+  CLI::App app{"Continue a prompt with a GPT model (Hugging Face layout), one token at a time."};
+  std::string model_dir, prompt, prompt_ids, tokenizer_dir;
+  Index max_new_tokens = 50;
+  GenerateOptions options;
+  std::uint64_t seed = 1337;
+  bool print_ids = false;
+  app.add_option("--model", model_dir, "folder with config.json and model.safetensors")->required();
+  auto* text_flag = app.add_option("--prompt", prompt, "prompt text (needs the model's tokenizer files)");
+  auto* ids_flag = app.add_option("--prompt-ids", prompt_ids, "prompt as token ids, e.g. \"464 2068 7586\"");
+  text_flag->excludes(ids_flag);
+  app.add_option("--tokenizer", tokenizer_dir, "folder with the tokenizer files (default: the --model folder)");
+  app.add_option("--max-new-tokens", max_new_tokens, "how many tokens to generate (default 50)");
+  app.add_option("--temperature", options.sampling.temperature,
+                 "randomness: 0 = always the most likely token (greedy), 1 = the model's own probabilities (default 1)");
+  app.add_option("--top-k", options.sampling.top_k, "sample only among the k most likely tokens (0 = all, default)");
+  app.add_option("--top-p", options.sampling.top_p,
+                 "sample only among the most likely tokens whose probabilities add up to p (default 1 = all)");
+  app.add_option("--seed", seed, "random seed: the same seed gives the same text (default 1337)");
+  app.add_flag("--print-ids", print_ids, "print only the generated ids, space-separated, on one line");
+  try {
+    app.parse(argc, argv);
+    if (prompt.empty() && prompt_ids.empty()) throw CLI::ValidationError("give a prompt: --prompt TEXT or --prompt-ids IDS");
+  } catch (const CLI::CallForHelp&) {
+    std::cout << app.help();
+    return 0;
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "generate: " << e.what() << " (see --help)\n";
+    return 2;
+  }
+
+  try {
+    // ---- 2. the model, and the tokenizer when text goes in or out ----
+    GPT<float> model = load_model<float>(model_dir);
+    const std::string tok_dir = tokenizer_dir.empty() ? model_dir : tokenizer_dir;
+    std::unique_ptr<Tokenizer> tokenizer;
+    if (!prompt.empty() || !tokenizer_dir.empty()) tokenizer = load_tokenizer(tok_dir);  // required
+    else if (!print_ids) {
+      try {
+        tokenizer = load_tokenizer(tok_dir);  // optional: print text when we can
+      } catch (const Error&) {
+      }
+    }
+    if (tokenizer && tokenizer->vocab_size() > model.config().vocab_size)
+      throw ArgumentError("the tokenizer in " + tok_dir + " has " + std::to_string(tokenizer->vocab_size()) +
+                          " tokens, more than the model's vocab_size " + std::to_string(model.config().vocab_size));
+
+    // ---- 3. the prompt as ids ----
+    const std::vector<TokenId> ids = prompt.empty() ? parse_ids(prompt_ids) : tokenizer->encode(prompt);
+    if (ids.empty()) throw ArgumentError("the prompt is empty: there is nothing to continue");
+    if (static_cast<Index>(ids.size()) > model.config().n_positions)
+      std::cerr << "note: the prompt has " << ids.size() << " tokens; the model reads the last "
+                << model.config().n_positions << " (its block size)\n";
+    if (tokenizer) {
+      if (auto eot = tokenizer->special_token("<|endoftext|>")) options.stop_token = *eot;
+    }
+
+    // ---- 4. generate, printing each token the moment it is chosen ----
+    options.max_new_tokens = max_new_tokens;
+    Rng rng(seed);
+    const bool text = tokenizer && !print_ids;
+    if (text) {
+      const std::string prompt_bytes = tokenizer->decode(ids);
+      std::fwrite(prompt_bytes.data(), 1, prompt_bytes.size(), stdout);
+    }
+    std::size_t printed = 0;
+    generate(model, ids, 1, options, rng, [&](Index, TokenId id) {
+      if (text) {
+        if (id == options.stop_token) return;  // <|endoftext|> ends the text; it is not part of it
+        // Raw bytes: a character split across two tokens is completed by the next one.
+        const std::string bytes = tokenizer->token_bytes(id);
+        std::fwrite(bytes.data(), 1, bytes.size(), stdout);
+      } else {
+        std::printf(printed ? " %d" : "%d", static_cast<int>(id));
+      }
+      ++printed;
+      std::fflush(stdout);
+    });
+    std::printf("\n");
+  } catch (const std::exception& e) {
+    std::cerr << "generate: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,84 @@
+// The generate program, run as a user runs it: PyTorch's greedy continuation, text in and out,
+// and one clear line for a bad flag or a bad model folder.
+#include "common.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <array>
+#include <cstdio>
+#include <sys/wait.h>
+
+using Catch::Matchers::Contains;
+
+namespace {
+
+struct Run {
+  int status = -1;
+  std::string out;  // stdout and stderr together
+};
+
+Run run(const std::string& args) {
+  const std::string cmd = std::string(MINIGPT_EXAMPLES_DIR) + "/generate " + args + " 2>&1";
+  Run r;
+  FILE* p = popen(cmd.c_str(), "r");
+  REQUIRE(p != nullptr);
+  std::array<char, 4096> buf{};
+  while (std::fgets(buf.data(), buf.size(), p) != nullptr) r.out += buf.data();
+  const int st = pclose(p);
+  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return r;
+}
+
+std::string join(const std::vector<int>& ids) {
+  std::string s;
+  for (int id : ids) s += (s.empty() ? "" : " ") + std::to_string(id);
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("generate --print-ids continues a prompt as PyTorch does", "[programs][generation]") {
+  const auto j = test::read_json(test::data("gpt2-tiny/reference.json"));
+  const auto prompt = j["greedy"]["prompt_ids"].get<std::vector<int>>();
+  const auto expected = j["greedy"]["new_ids"].get<std::vector<int>>();
+  const Run r = run("--model " + test::data("gpt2-tiny") + " --prompt-ids \"" + join(prompt) +
+                    "\" --max-new-tokens " + std::to_string(expected.size()) + " --temperature 0 --print-ids");
+  CHECK(r.status == 0);
+  CHECK(r.out == join(expected) + "\n");
+
+  // Sampling with a seed: the same seed, the same ids; another seed, other ids.
+  const std::string sampled = "--model " + test::data("gpt2-tiny") + " --prompt-ids \"1 2 3\" --max-new-tokens 20 "
+                              "--temperature 1.5 --top-k 40 --print-ids --seed ";
+  const Run a = run(sampled + "7"), b = run(sampled + "7"), c = run(sampled + "8");
+  CHECK(a.status == 0);
+  CHECK(a.out == b.out);
+  CHECK(a.out != c.out);
+}
+
+TEST_CASE("generate answers bad flags and bad folders with one line", "[programs][generation]") {
+  const Run bad_flag = run("--model x --prompt-ids 1 --top-kk 3");
+  CHECK(bad_flag.status == 2);
+  CHECK_THAT(bad_flag.out, Contains("--top-kk"));
+  CHECK(std::count(bad_flag.out.begin(), bad_flag.out.end(), '\n') == 1);
+
+  const Run no_folder = run("--model does-not-exist --prompt-ids \"1 2\"");
+  CHECK(no_folder.status == 1);
+  CHECK_THAT(no_folder.out, Contains("does-not-exist") && Contains("not a folder"));
+
+  const Run bad_id = run("--model " + test::data("gpt2-tiny") + " --prompt-ids \"1 101\"");
+  CHECK(bad_id.status == 1);
+  CHECK_THAT(bad_id.out, Contains("token id 101") && Contains("vocabulary"));
+
+  const Run not_a_number = run("--model " + test::data("gpt2-tiny") + " --prompt-ids \"1 two\"");
+  CHECK(not_a_number.status == 1);
+  CHECK_THAT(not_a_number.out, Contains("'two'"));
+
+  const Run no_prompt = run("--model " + test::data("gpt2-tiny"));
+  CHECK(no_prompt.status == 2);
+  CHECK_THAT(no_prompt.out, Contains("prompt"));
+
+  // A text prompt needs tokenizer files, which this folder lacks: the error says so.
+  const Run no_tokenizer = run("--model " + test::data("gpt2-tiny") + " --prompt \"hello\"");
+  CHECK(no_tokenizer.status == 1);
+  CHECK_THAT(no_tokenizer.out, Contains("gpt2-tiny"));
+}
