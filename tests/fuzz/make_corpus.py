@@ -198,3 +198,11 @@ put("forward", "past_block", fwd(1, 25, 30, 0, 64, 255, *range(25)))
 put("forward", "bad_id", fwd(1, 2, 3, 0, 0, 255, 5, 101))
 put("forward", "empty", fwd(0, 0, 3, 0, 0, 255))
 put("forward", "overflow", fwd(2**62, 4, 1, 0, 0, 255, 1, 2, 3, 4))
+
+# ---- char_vocab.json (the character-level tokenizer) ----
+put("char_vocab", "shakespeare", json.dumps({"type": "char", "vocab_size": 13,
+                                             "chars": ["\n", " ", "!", "A", "a", "b", "z", "é", "토", "👍", 128, 200, 255]}))
+put("char_vocab", "minimal", '{"type": "char", "chars": ["x"]}')
+put("char_vocab", "duplicate", '{"type": "char", "chars": ["x", "x"]}')
+put("char_vocab", "two_chars", '{"type": "char", "chars": ["ab"]}')
+put("char_vocab", "size_mismatch", '{"type": "char", "vocab_size": 3, "chars": ["a"]}')
