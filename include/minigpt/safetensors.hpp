@@ -209,10 +209,16 @@ class SafetensorsReader {
     }
     if (!allow_non_finite)
       for (Index i = 0; i < n; ++i)
-        if (!std::isfinite(dst[i]))
+        if (!std::isfinite(dst[i])) {
+          // An F64 value past float's range is finite in the file: say so, not "non-finite".
+          const double original = detail::decode_scalar<double>(p + i * step, e.dtype);
           throw FileError(path_, "tensor '" + e.name + "'",
-                          "holds a non-finite value (" + std::to_string(static_cast<double>(dst[i])) + ") at index " +
-                              std::to_string(i));
+                          std::isfinite(original)
+                              ? "value " + std::to_string(original) + " at index " + std::to_string(i) +
+                                    " does not fit in " + (sizeof(S) == 4 ? "float" : "the scalar type")
+                              : "holds a non-finite value (" + std::to_string(original) + ") at index " +
+                                    std::to_string(i));
+        }
   }
 
   template <typename S>
