@@ -229,6 +229,16 @@ TEST_CASE("safetensors: NaN and Inf weights are refused by tensor and index", "[
   SafetensorsReader rb(write(dir, "bf16.safetensors", safetensors_bytes(bf16, std::string("\xC0\x7F\x80\x3F", 4))));
   CHECK_THROWS_WITH(rb.read<float>("a"), Contains("non-finite") && Contains("index 0"));
 
+  // A finite F64 value past float's range: read as double, refused as float (not "non-finite").
+  const std::string f64 = R"({"a":{"dtype":"F64","shape":[2],"data_offsets":[0,16]}})";
+  std::string big(16, '\0');
+  const double values[2] = {1.0, 1e300};
+  std::memcpy(&big[0], values, 16);
+  SafetensorsReader r64(write(dir, "f64.safetensors", safetensors_bytes(f64, big)));
+  CHECK(r64.read<double>("a")[1] == 1e300);
+  CHECK_THROWS_WITH(r64.read<float>("a"), Contains("f64.safetensors") && Contains("tensor 'a'") &&
+                                              Contains("index 1 does not fit in float"));
+
   // Through load_model: a NaN in one weight of a saved model names that tensor.
   const std::string mdir = test::scratch("bad-st-nan-model");
   GPT<float> m = tiny_model();
