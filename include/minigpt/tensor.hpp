@@ -22,10 +22,13 @@
 // Shapes in:  none (types only).   Shapes out: none.
 #pragma once
 
+#include "error.hpp"
+
 #include <Eigen/Core>
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace minigpt {
@@ -100,9 +103,16 @@ class Tensor {
   MatrixMap<S> matrix() { return MatrixMap<S>(data(), rows(), cols()); }
   ConstMatrixMap<S> matrix() const { return ConstMatrixMap<S>(data(), rows(), cols()); }
 
+  // The product of the dimensions; a negative dimension, or a product past 64 bits, is an
+  // ArgumentError rather than a wrapped-around size.
   static Index count(const std::vector<Index>& shape) {
     Index n = 1;
-    for (Index d : shape) n *= d;
+    for (Index d : shape)
+      if (d < 0 || __builtin_mul_overflow(n, d, &n)) {
+        std::string s;
+        for (Index x : shape) s += (s.empty() ? "" : ", ") + std::to_string(x);
+        throw ArgumentError("tensor shape [" + s + "] has a negative dimension or more than 2^63 elements");
+      }
     return n;
   }
 
