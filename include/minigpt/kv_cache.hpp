@@ -32,7 +32,9 @@ class KVCache {
     if (capacity_ <= 0 || capacity_ > config.n_positions)
       throw ArgumentError("KVCache: capacity " + std::to_string(capacity_) + " must be in 1.." +
                           std::to_string(config.n_positions) + " (the block size)");
-    const Index n = detail::checked_mul(detail::checked_mul(L_ * B_, H_ * capacity_, "KVCache"), hs_, "KVCache");
+    using detail::checked_mul;
+    const Index n = checked_mul(checked_mul(checked_mul(checked_mul(L_, B_, "KVCache"), H_, "KVCache"), capacity_, "KVCache"),
+                                hs_, "KVCache");
     keys_.assign(static_cast<std::size_t>(n), S(0));
     values_.assign(static_cast<std::size_t>(n), S(0));
   }
