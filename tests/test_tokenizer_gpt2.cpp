@@ -88,6 +88,17 @@ TEST_CASE("GPT-2 ids equal the reference on the wide set", "[tokenizer][gpt2]") 
   CHECK(checked == cases.size());
 }
 
+TEST_CASE("Letters are Unicode 16.0's: new in 16 count, new in 17 do not yet", "[tokenizer][gpt2]") {
+  // After a letter, "'s" is a piece of its own and one token (338). After an "other"
+  // character the apostrophe joins that character's run and "s" is left alone.
+  const auto& tok = gpt2();
+  CHECK(tok.encode("\U000105C0's").back() == 338);  // TODHRI LETTER A, new in Unicode 16.0
+  CHECK(tok.encode("\U00010D40's").back() == 338);  // GARAY DIGIT ZERO, new in Unicode 16.0
+  CHECK(tok.encode("\U00010940's").back() != 338);  // SIDETIC, new in Unicode 17.0: "other" here
+  CHECK(tok.encode("\u00E9's").back() == 338);       // an old letter, for comparison
+  // The reference set has such cases for every new script (checked in the wide-set test).
+}
+
 TEST_CASE("Special tokens are text unless allowed", "[tokenizer][gpt2]") {
   const auto& tok = gpt2();
   const std::string eot = "<|endoftext|>";

@@ -86,19 +86,30 @@ add('JSON and URLs', '{"url": "https://example.com/a?b=1&c=%20", "n": -1.5e-3, "
 add('shell and paths', 'cd ~/src && make -j$(nproc) 2>&1 | tee build.log # done\r\n');
 add('symbols runs', '!!!??? ... --- === +++ *** /// \\\\\\ ||| &&& @@@ ### $$$ %%% ^^^ ~~~ ``` <<< >>>');
 
-// ---- letters new in Unicode 16.0 (unassigned in 15.1: "other" there, letters here) ----
-add('Unicode 16: Cyrillic TJE, Latin additions', 'x\u{1C89}\u{1C8A}y \u{A7CB}\u{A7CC}\u{A7CD} \u{A7DA}\u{A7DB}\u{A7DC}');
-add('Unicode 16: Todhri', 'a \u{105C0}\u{105C1}\u{105C2} b');
-add('Unicode 16: Garay letters and digits', 'x \u{10D4A}\u{10D4B}\u{10D50} \u{10D40}\u{10D41}\u{10D49} y');
-add('Unicode 16: Tulu-Tigalari', 'x \u{11380}\u{11381}\u{11392}\u{113B5} y');
-add('Unicode 16: Sunuwar letters and digits', 'x \u{11BC0}\u{11BC1}\u{11BE0} \u{11BF0}\u{11BF9} y');
-add('Unicode 16: Egyptian hieroglyphs ext-A', 'x \u{13460}\u{13461}\u{143FA} y');
-add('Unicode 16: Gurung Khema letters and digits', 'x \u{16100}\u{16101}\u{1611D} \u{16130}\u{16139} y');
-add('Unicode 16: Kirat Rai letters and digits', 'x \u{16D40}\u{16D41}\u{16D6C} \u{16D70}\u{16D79} y');
-add('Unicode 16: Ol Onal letters and digits', 'x \u{1E5D0}\u{1E5D1}\u{1E5F0} \u{1E5F1}\u{1E5FA} y');
-add('Unicode 16: outlined digits, Myanmar digits', 'x \u{1CCF0}\u{1CCF9} \u{116D0}\u{116E3} y');
+// ---- letters and digits new in Unicode 16.0 (unassigned in 15.1) ----
+// Each is followed by a contraction, where the class decides the ids: after a letter (or a
+// digit) "'s" is its own piece, one token (338); after an "other" character, as these were in
+// Unicode 15.1, the apostrophe joins the other-run and "s" is left alone: different ids.
+const glue = (c) => `${c}'s ${c}'ll a${c}b !${c}! ${c}${c} x`;
+const glueDigit = (d) => `${d}'s ${d}'ve 1${d}2 a${d}b ${d}${d} x`;
+const u16 = {
+  'Cyrillic TJE': '\u{1C89}', 'Latin capital S with diagonal stroke': '\u{A7CB}', 'Latin small S with diagonal stroke': '\u{A7CD}',
+  'Latin capital lambda': '\u{A7DC}', 'Todhri': '\u{105C0}', 'Garay': '\u{10D4A}', 'Garay small': '\u{10D70}',
+  'Arabic extended-C': '\u{10EC2}', 'Tulu-Tigalari': '\u{11380}', 'Sunuwar': '\u{11BC0}',
+  'Egyptian hieroglyphs ext-A': '\u{13460}', 'Gurung Khema': '\u{16100}', 'Kirat Rai': '\u{16D40}',
+  'Khitan small script': '\u{18CFF}', 'Ol Onal': '\u{1E5D0}',
+};
+for (const [name, c] of Object.entries(u16)) add(`Unicode 16 letter: ${name}`, glue(c));
+const u16digits = {
+  'Garay digit': '\u{10D40}', 'Myanmar Pao digit': '\u{116D0}', 'Sunuwar digit': '\u{11BF0}',
+  'Gurung Khema digit': '\u{16130}', 'Kirat Rai digit': '\u{16D70}', 'outlined digit': '\u{1CCF0}',
+  'Ol Onal digit': '\u{1E5F1}',
+};
+for (const [name, d] of Object.entries(u16digits)) add(`Unicode 16 digit: ${name}`, glueDigit(d));
 // Assigned only in Unicode 17.0: still "other" under the pinned 16.0 tables.
-add('Unicode 17 (not yet letters here)', 'x \u{088F} \u{10940}\u{10941} \u{1E6C0}\u{1E6C1} \u{16EA0} \u{11DE0}\u{11DE1} y');
+const u17 = { 'Arabic U+088F': '\u{088F}', 'Sidetic': '\u{10940}', 'Tai Yo': '\u{1E6C0}', 'Beria Erfe': '\u{16EA0}' };
+for (const [name, c] of Object.entries(u17)) add(`Unicode 17 only (other here): ${name}`, glue(c));
+add('Unicode 17 only digit (other here): Tolong Siki', glueDigit('\u{11DE0}'));
 add('unassigned and private use', 'a\u{0378}b \u{E000}\u{F8FF} \u{10FFFD} \u{FFFF}\u{FFFE}');
 
 // ---- special tokens (plain text for encode, one id for encode_with_special) ----

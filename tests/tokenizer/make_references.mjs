@@ -5,7 +5,8 @@
 //       "special":  encode(text, "all")           (special tokens allowed)
 //   - tests/data/tokenizer/texts/NAME.txt.ids for each NAME.txt there: encode_ordinary of
 //     the file's bytes, as decimal ids separated by single spaces on one line.
-// Also checks that decoding the ids gives the text back.
+// Also checks that decoding the ids gives the text back, and reports (without storing) whether
+// Hugging Face tokenizers gives the same ids.
 //
 // Run from this folder after `npm install` (versions pinned in package.json):
 //   node make_references.mjs [path/to/tests/data/tokenizer]
@@ -54,3 +55,21 @@ for (const file of readdirSync(textDir).filter((f) => f.endsWith('.txt')).sort()
   console.log(`texts/${file}: ${Buffer.byteLength(text)} bytes, ${ids.length} ids`);
 }
 enc.free();
+
+// Optional: how far Hugging Face tokenizers (npm `tokenizers`) agrees with the reference on the
+// same cases. Printed only; the committed ids are tiktoken's.
+try {
+  const { default: hf } = await import('tokenizers');
+  const gpt2 = path.join(here, '..', 'data', 'gpt2');
+  const tok = new hf.Tokenizer(await hf.BPE.fromFile(path.join(gpt2, 'encoder.json'), path.join(gpt2, 'vocab.bpe')));
+  tok.setPreTokenizer(hf.byteLevelPreTokenizer(false, true));
+  const differ = [];
+  for (const c of out) {
+    const ids = (await tok.encode(c.text)).getIds();
+    if (ids.join(' ') !== c.ordinary.join(' ')) differ.push(c.name);
+  }
+  console.log(`HF tokenizers agrees on ${out.length - differ.length} of ${out.length} cases` +
+    (differ.length ? `; differs on: ${differ.join('; ')}` : ''));
+} catch (e) {
+  console.log(`HF tokenizers comparison skipped: ${e.message}`);
+}
