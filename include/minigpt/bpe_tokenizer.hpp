@@ -100,21 +100,20 @@ struct ByteAlphabet {
 inline constexpr ByteAlphabet make_byte_alphabet() {
   ByteAlphabet a{};
   for (auto& b : a.byte_of_char) b = -1;
-  auto printable = [](int b) { return (b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b <= 0xAC) || b >= 0xAE; };
+  auto printable = [](std::size_t b) { return (b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b <= 0xAC) || b >= 0xAE; };
   std::size_t k = 0;
-  for (int b = 0; b < 256; ++b)
+  for (std::size_t b = 0; b < 256; ++b)
     if (printable(b)) {
-      a.char_of_byte[static_cast<std::size_t>(b)] = static_cast<char32_t>(b);
+      a.char_of_byte[b] = static_cast<char32_t>(b);
       a.byte_order[k++] = static_cast<std::uint8_t>(b);
     }
   char32_t next = 256;
-  for (int b = 0; b < 256; ++b)
+  for (std::size_t b = 0; b < 256; ++b)
     if (!printable(b)) {
-      a.char_of_byte[static_cast<std::size_t>(b)] = next++;
+      a.char_of_byte[b] = next++;
       a.byte_order[k++] = static_cast<std::uint8_t>(b);
     }
-  for (int b = 0; b < 256; ++b)
-    a.byte_of_char[a.char_of_byte[static_cast<std::size_t>(b)]] = static_cast<std::int16_t>(b);
+  for (std::size_t b = 0; b < 256; ++b) a.byte_of_char[a.char_of_byte[b]] = static_cast<std::int16_t>(b);
   return a;
 }
 
@@ -326,6 +325,7 @@ class BPETokenizer : public Tokenizer {
 
   // Appends the ids of text (special tokens as plain text) to out.
   void encode_ordinary_into(std::string_view text, std::vector<TokenId>& out) const {
+    if (offsets_.empty()) throw ArgumentError("BPETokenizer: this tokenizer is empty (default-constructed)");
     for_each_piece(text, [&](std::string_view piece) { encode_piece(piece, out, nullptr); });
   }
 
@@ -578,16 +578,16 @@ inline BPETokenizer BPETokenizer::from_parts(std::vector<std::string> tokens,
     made[static_cast<std::size_t>(it->second)] = true;
   }
   // Bytes: every byte value must have a token of its own.
-  for (int b = 0; b < 256; ++b) {
+  for (std::size_t b = 0; b < 256; ++b) {
     const char c = static_cast<char>(b);
     const auto it = by_bytes.find(std::string_view(&c, 1));
     if (it == by_bytes.end()) {
       char hex[8];
-      std::snprintf(hex, sizeof hex, "0x%02X", b);
+      std::snprintf(hex, sizeof hex, "0x%02X", static_cast<unsigned>(b));
       throw FileError(where, std::string("byte ") + hex,
                       "no token for this byte (expected '" + detail::spell_bytes(std::string(1, c)) + "')");
     }
-    t.byte_token_[static_cast<std::size_t>(b)] = it->second;
+    t.byte_token_[b] = it->second;
   }
   // A merge's sides must be ordinary tokens (bytes or merge results); the rest are specials.
   auto ordinary = [&](TokenId x) { return made[static_cast<std::size_t>(x)] || view(static_cast<std::size_t>(x)).size() == 1; };
@@ -733,7 +733,7 @@ inline std::vector<std::pair<TokenId, TokenId>> read_bpe_merges(
     }
     TokenId ids[2];
     const std::string_view sides[2] = {line.substr(0, sp), line.substr(sp + 1)};
-    for (int s = 0; s < 2; ++s) {
+    for (std::size_t s = 0; s < 2; ++s) {
       const auto it = by_spelling.find(std::string(sides[s]));
       if (it == by_spelling.end())
         throw FileError(path, field, "unknown token '" + std::string(sides[s].substr(0, 80)) +

@@ -172,15 +172,15 @@ inline const CharClassTable& char_class_table() {
 // ASCII at a glance: the classes of bytes 0..127.
 inline constexpr std::array<CharClass, 128> ascii_classes = [] {
   std::array<CharClass, 128> t{};
-  for (int c = 0; c < 128; ++c) {
+  for (std::size_t c = 0; c < 128; ++c) {
     if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'))
-      t[static_cast<std::size_t>(c)] = CharClass::letter;
+      t[c] = CharClass::letter;
     else if (c >= '0' && c <= '9')
-      t[static_cast<std::size_t>(c)] = CharClass::number;
+      t[c] = CharClass::number;
     else if (c == ' ' || (c >= 0x09 && c <= 0x0D))
-      t[static_cast<std::size_t>(c)] = CharClass::space;
+      t[c] = CharClass::space;
     else
-      t[static_cast<std::size_t>(c)] = CharClass::other;
+      t[c] = CharClass::other;
   }
   return t;
 }();
