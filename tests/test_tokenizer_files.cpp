@@ -53,7 +53,55 @@ std::string load_error(const std::string& dir, const std::string& vocab, const s
   return "";
 }
 
+// The textbook loop, for comparison: merge the lowest-ranked neighbouring pair (leftmost on a
+// tie) until none is left. Quadratic, obviously right.
+std::vector<TokenId> naive_bpe(const BPETokenizer& tok, const std::string& piece) {
+  std::vector<TokenId> s;
+  for (unsigned char b : piece) s.push_back(tok.byte_token(b));
+  const auto& merges = tok.merges();
+  for (;;) {
+    std::size_t best_rank = merges.size(), at = 0;
+    for (std::size_t i = 0; i + 1 < s.size(); ++i)
+      for (std::size_t r = 0; r < best_rank; ++r)
+        if (merges[r].first == s[i] && merges[r].second == s[i + 1]) {
+          best_rank = r;
+          at = i;
+          break;
+        }
+    if (best_rank == merges.size()) return s;
+    s[at] = tok.merge_result(static_cast<Index>(best_rank));
+    s.erase(s.begin() + static_cast<std::ptrdiff_t>(at) + 1);
+  }
+}
+
 }  // namespace
+
+TEST_CASE("Long pieces: both long-piece paths give the textbook loop's ids", "[tokenizer][files]") {
+  const std::string dir = temp_dir("long");
+  // Merges 0..4: (b,c) (a,b) (ab,c) (abc,d) (a,bc). "abc" is made by merges 2 and 4, and used
+  // by merge 3 in between: not "monotone", so long pieces take the min-heap path.
+  const std::string vocab = "{" + byte_entries() + ",\"bc\":256,\"ab\":257,\"abc\":258,\"abcd\":259}";
+  REQUIRE(load_error(dir, vocab, "b c\na b\nab c\nabc d\na bc\n") == "");
+  const auto odd = BPETokenizer::from_files(dir + "/vocab.json", dir + "/merges.txt");
+  // A trained tokenizer is monotone: long pieces sweep the ranks in order.
+  BPETrainOptions opt;
+  opt.vocab_size = 256 + 300;
+  opt.special_tokens = {};
+  const auto trained = train_bpe(detail::read_file(kData + "/tinyshakespeare.txt").substr(0, 200000), opt);
+  CHECK_FALSE(odd.ranks_monotone());
+  CHECK(trained.ranks_monotone());
+  std::uint64_t state = 12345;
+  auto next = [&] { return (state = state * 6364136223846793005ull + 1442695040888963407ull) >> 33; };
+  for (std::size_t round = 0; round < 20; ++round) {
+    std::string abcd, letters;
+    const std::size_t n = 100 + round * 37;  // both sides of the 128-byte threshold
+    for (std::size_t i = 0; i < n; ++i) abcd += "abcd"[next() % 4];
+    for (std::size_t i = 0; i < n; ++i) letters += "etaoinshrdlu"[next() % 12];
+    INFO("round " << round << ", " << n << " bytes");
+    CHECK(odd.encode(abcd) == naive_bpe(odd, abcd));
+    CHECK(trained.encode(letters) == naive_bpe(trained, letters));
+  }
+}
 
 TEST_CASE("A small hand-made BPE vocabulary loads and encodes", "[tokenizer][files]") {
   const std::string dir = temp_dir("small");

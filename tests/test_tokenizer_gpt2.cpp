@@ -48,6 +48,7 @@ TEST_CASE("GPT-2 vocabulary loads with its shape", "[tokenizer][gpt2]") {
   CHECK(tok.byte_token('!') == 0);
   CHECK(tok.byte_token(' ') == 220);
   CHECK(tok.merge_result(0) == 256);  // rank r makes id 256 + r in GPT-2's files
+  CHECK(tok.ranks_monotone());
 }
 
 TEST_CASE("GPT-2 ids equal OpenAI's on the samples", "[tokenizer][gpt2]") {
