@@ -218,8 +218,9 @@ inline CharClass classify(const Utf8Char& c) {
 }
 
 // Bytes made safe to print in a terminal: valid characters stay as they are, except control
-// characters, which become \n, \t, \r or \xNN; bytes that are not valid UTF-8 (such as half of
-// a Korean syllable) become \xNN.   escape_bytes("토\xED\x81\n") -> "토\xED\x81\n" spelled out.
+// characters, which become \n, \t, \r or \xNN, and the backslash, which is doubled; bytes that
+// are not valid UTF-8 (such as the first two thirds of a Korean syllable) become \xNN.
+//   escape_bytes("토\xED\x81\n")  ->  the 13 characters  토\xED\x81\n
 inline std::string escape_bytes(std::string_view bytes) {
   static constexpr char hex[] = "0123456789ABCDEF";
   std::string out;
