@@ -279,9 +279,11 @@ int main(int argc, char** argv) {
   while (emoji.size() < 1000000) emoji += "\xF0\x9F\x98\x80";
   const std::pair<const char*, std::string> pieces[] = {
       {"1 MB of 'a'", std::string(1000000, 'a')}, {"1 MB of spaces", std::string(1000000, ' ')}, {"1 MB of one emoji", emoji}};
-  for (const auto& [name, s] : pieces) {
+  for (const auto& piece : pieces) {
+    const std::string& s = piece.second;
     const double t = best_of(3, [&] { ids = tok.encode(s); });
-    std::printf("  %-20s %8.3f s %8.2f MB/s  (%zu tokens)\n", name, t, static_cast<double>(s.size()) / 1e6 / t, ids.size());
+    std::printf("  %-20s %8.3f s %8.2f MB/s  (%zu tokens)\n", piece.first, t, static_cast<double>(s.size()) / 1e6 / t,
+                ids.size());
   }
   return 0;
 }
