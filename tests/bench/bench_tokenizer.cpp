@@ -17,6 +17,7 @@
 #include <minigpt/bpe_tokenizer.hpp>
 #include <minigpt/random.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
