@@ -11,10 +11,12 @@
 //   - encode of the whole text in one call, one thread;
 //   - the same text cut into documents of ~10 KB at line ends: one thread, then all threads
 //     (OpenMP, Tokenizer::encode_batch);
-//   - one-megabyte single pieces (one letter, spaces, one emoji): the no-quadratic check.
+//   - one-megabyte single pieces (one letter, spaces, one emoji): the no-quadratic check;
+//   - training 4,000 merges on tiny Shakespeare.
 // The peer is tests/tokenizer/bench_peer.mjs (run `npm install` in tests/tokenizer once); its
 // ids are compared with ours through a checksum, so a fast but wrong result would show.
 #include <minigpt/bpe_tokenizer.hpp>
+#include <minigpt/bpe_trainer.hpp>
 #include <minigpt/random.hpp>
 
 #include <algorithm>
@@ -286,5 +288,14 @@ int main(int argc, char** argv) {
     std::printf("  %-20s %8.3f s %8.2f MB/s  (%zu tokens)\n", piece.first, t, static_cast<double>(s.size()) / 1e6 / t,
                 ids.size());
   }
+
+  // Training: 4,000 merges on tiny Shakespeare, incremental pair counts.
+  const std::string shakespeare = detail::read_file(kSource + "/tests/data/tinyshakespeare.txt");
+  BPETrainOptions options;
+  options.vocab_size = 256 + 4000 + 1;
+  BPETokenizer trained;
+  const double train = best_of(1, [&] { trained = train_bpe(shakespeare, options); });
+  std::printf("\ntraining: %zu merges on tiny Shakespeare (%.2f MB) in %.2f s\n", trained.merges().size(),
+              static_cast<double>(shakespeare.size()) / 1e6, train);
   return 0;
 }
