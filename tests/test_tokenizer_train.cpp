@@ -4,7 +4,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstdlib>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -21,7 +23,61 @@ std::string temp_dir(const std::string& name) {
   detail::make_directories(dir);
   return dir;
 }
+// Training the slow, obvious way: recount every pair of every piece before each merge.
+std::vector<std::pair<TokenId, TokenId>> naive_merges(const std::string& text, std::size_t n_merges) {
+  std::map<std::string, Index> pieces;
+  for (auto p : pretokenize(text)) ++pieces[std::string(p)];
+  std::vector<std::pair<std::vector<TokenId>, Index>> words;
+  for (const auto& [piece, count] : pieces) {
+    std::vector<TokenId> w;
+    for (unsigned char b : piece)
+      w.push_back(static_cast<TokenId>(std::find(detail::byte_alphabet.byte_order.begin(),
+                                                 detail::byte_alphabet.byte_order.end(), b) -
+                                       detail::byte_alphabet.byte_order.begin()));
+    words.emplace_back(w, count);
+  }
+  std::vector<std::pair<TokenId, TokenId>> merges;
+  for (TokenId made = 256; merges.size() < n_merges; ++made) {
+    std::map<std::pair<TokenId, TokenId>, Index> counts;
+    for (const auto& [w, f] : words)
+      for (std::size_t i = 0; i + 1 < w.size(); ++i) counts[{w[i], w[i + 1]}] += f;
+    if (counts.empty()) break;
+    auto best = counts.begin();  // map order: smaller pair first, so ties go to it
+    for (auto it = counts.begin(); it != counts.end(); ++it)
+      if (it->second > best->second) best = it;
+    merges.push_back(best->first);
+    for (auto& [w, f] : words) {
+      std::vector<TokenId> out;
+      for (std::size_t i = 0; i < w.size(); ++i) {
+        if (i + 1 < w.size() && w[i] == best->first.first && w[i + 1] == best->first.second) {
+          out.push_back(made);
+          ++i;
+        } else {
+          out.push_back(w[i]);
+        }
+      }
+      w = out;
+    }
+  }
+  return merges;
+}
+
 }  // namespace
+
+TEST_CASE("Incremental pair counts learn exactly the merges of a full recount", "[tokenizer][train]") {
+  const std::string text = detail::read_file(kData + "/tinyshakespeare.txt").substr(0, 30000) +
+                           detail::read_file(kData + "/tokenizer/texts/korean.txt");
+  BPETrainOptions opt;
+  opt.vocab_size = 256 + 300;
+  opt.special_tokens = {};
+  const BPETokenizer tok = train_bpe(text, opt);
+  const auto want = naive_merges(text, 300);
+  REQUIRE(tok.merges().size() == want.size());
+  for (std::size_t r = 0; r < want.size(); ++r) {
+    INFO("merge " << r);
+    CHECK(tok.merges()[r] == want[r]);
+  }
+}
 
 TEST_CASE("Training on aaabdaaabac learns the merges worked out by hand", "[tokenizer][train]") {
   BPETrainOptions opt;
