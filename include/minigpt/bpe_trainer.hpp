@@ -28,7 +28,8 @@
 // Speed: pair counts are kept up to date incrementally. Each merge visits only the distinct
 // pieces that contain its pair (an index from pair to pieces), subtracts the pairs those
 // pieces had and adds the pairs they have now; a max-heap with lazy deletion finds the next
-// best pair. 4,000 merges on tiny Shakespeare (1.1 MB) take about a second.
+// best pair. 4,000 merges on tiny Shakespeare (1.1 MB) take well under a second; a test checks
+// that the merges equal those of a full recount before every merge.
 #pragma once
 
 #include "bpe_tokenizer.hpp"
