@@ -63,7 +63,6 @@
 #include <cstring>
 #include <limits>
 #include <functional>
-#include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -381,10 +380,8 @@ class BPETokenizer : public Tokenizer {
       if (best == detail::PairTable::kNone) break;
       if (trace) trace->push_back({ids[at], ids[at + 1], pair[at].result, static_cast<Index>(best)});
       ids[at] = pair[at].result;
-      for (std::size_t i = at + 1; i + 1 < m; ++i) {
-        ids[i] = ids[i + 1];
-        pair[i] = pair[i + 1];
-      }
+      for (std::size_t i = at + 1; i + 1 < m; ++i) ids[i] = ids[i + 1];     // drop ids[at + 1]
+      for (std::size_t i = at + 1; i + 2 < m; ++i) pair[i] = pair[i + 1];  // and its pair
       --m;
       if (at > 0) pair[at - 1] = pairs_.find(ids[at - 1], ids[at]);
       if (at + 1 < m) pair[at] = pairs_.find(ids[at], ids[at + 1]);
@@ -392,11 +389,11 @@ class BPETokenizer : public Tokenizer {
     out.insert(out.end(), ids, ids + m);
   }
 
-  // The same merges, in the same order, for long pieces: a doubly linked list of symbols and
-  // a min-heap of candidate pairs keyed by (rank, position), packed into one 64-bit number.
-  // An entry whose pair has changed since it was pushed (a side was merged away) no longer
-  // has that rank at that position, and is skipped: a position's token only ever grows, so a
-  // pair never comes back once gone.
+  // The same merges, in the same order, for long pieces: a doubly linked list of symbols, and
+  // the candidate pairs as (rank, position) kept either in buckets swept by increasing rank
+  // (monotone merge tables) or in a min-heap (any table). A candidate whose pair has changed
+  // since it was offered (a side was merged away) no longer has that rank at that position and
+  // is skipped: a position's token only ever grows, so a pair never comes back once gone.
   void merge_long(const unsigned char* p, std::size_t n, std::vector<TokenId>& out,
                   std::vector<BPEMerge>* trace) const {
     if (n >= std::numeric_limits<std::uint32_t>::max())
