@@ -28,6 +28,7 @@
 #include "linear.hpp"
 #include "tensor.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -59,6 +60,21 @@ void softmax_rows(MatrixRef<S> x) {
   }
 }
 
+// apply_causal_mask then softmax_rows in one pass, as the forward pass uses them: row t keeps
+// its first pos0 + t + 1 entries (the keys the mask allows) and softmaxes them; the rest
+// become 0. The same attention map, without computing exp(−∞) for the masked half.
+template <typename S>
+void masked_softmax_rows(MatrixRef<S> scores, Index pos0) {
+  const Index Tk = scores.cols();
+  for (Index t = 0; t < scores.rows(); ++t) {
+    const Index visible = std::min(Tk, pos0 + t + 1);  // keys j with causal_mask(pos0 + t, j)
+    auto seen = scores.row(t).head(visible).array();
+    seen = (seen - seen.maxCoeff()).exp();
+    seen /= seen.sum();
+    scores.row(t).tail(Tk - visible).setZero();
+  }
+}
+
 // One head of one sequence:  y (T, hs) = softmax(mask(q kᵀ / sqrt(hs))) v;  att (T, Tk) kept.
 // q (T, hs), k (Tk, hs), v (Tk, hs). dropout (T, Tk), when non-null, multiplies att before
 // it meets v (entries 0 or 1/(1−p)); att itself is stored undropped.
@@ -68,15 +84,15 @@ void attention_head_forward(MatrixRef<S> y, MatrixRef<S> att, const ConstMatrixR
                             const S* dropout = nullptr) {
   const S scale = S(1) / std::sqrt(static_cast<S>(q.cols()));
   att.noalias() = (q * k.transpose()) * scale;  // how well each query matches each key
-  apply_causal_mask<S>(att, pos0);              // no peeking at the future
-  softmax_rows<S>(att);                         // each row sums to 1: the attention map
+  masked_softmax_rows<S>(att, pos0);            // no peeking at the future; each row sums to 1
   if (dropout == nullptr)
     y.noalias() = att * v;  // weighted sum of the values
   else
     y.noalias() = (att.array() * ConstMatrixMap<S>(dropout, att.rows(), att.cols()).array()).matrix() * v;
 }
 
-// Backward of one head. Accumulates into dq (T, hs), dk (Tk, hs), dv (Tk, hs).
+// Backward of one head. Accumulates into dq (T, hs), dk (Tk, hs), dv (Tk, hs), or with
+// add = false overwrites them.
 //   forward  y = att' v  (att' = att · dropout)  ->  datt' = dy vᵀ,  dv += att'ᵀ dy
 //   forward  att = softmax(scores)               ->  dscores = att · (datt − rowsum(datt · att))
 //   forward  scores = q kᵀ · scale               ->  dq += dscores k · scale,  dk += dscoresᵀ q · scale
@@ -85,22 +101,29 @@ template <typename S>
 void attention_head_backward(MatrixRef<S> dq, MatrixRef<S> dk, MatrixRef<S> dv, const ConstMatrixRef<S>& dy,
                              const ConstMatrixRef<S>& q, const ConstMatrixRef<S>& k,
                              const ConstMatrixRef<S>& v, const ConstMatrixRef<S>& att,
-                             const S* dropout = nullptr) {
+                             const S* dropout = nullptr, bool add = true) {
   const S scale = S(1) / std::sqrt(static_cast<S>(q.cols()));
   Matrix<S> datt = dy * v.transpose();  // (T, Tk)
   if (dropout == nullptr) {
-    dv.noalias() += att.transpose() * dy;
+    if (add) dv.noalias() += att.transpose() * dy;
+    else dv.noalias() = att.transpose() * dy;
   } else {
     const ConstMatrixMap<S> mask(dropout, att.rows(), att.cols());
-    dv.noalias() += (att.array() * mask.array()).matrix().transpose() * dy;
+    if (add) dv.noalias() += (att.array() * mask.array()).matrix().transpose() * dy;
+    else dv.noalias() = (att.array() * mask.array()).matrix().transpose() * dy;
     datt.array() *= mask.array();
   }
   for (Index t = 0; t < att.rows(); ++t) {
     const S inner = datt.row(t).dot(att.row(t));
     datt.row(t).array() = att.row(t).array() * (datt.row(t).array() - inner);  // now dscores
   }
-  dq.noalias() += (datt * k) * scale;
-  dk.noalias() += (datt.transpose() * q) * scale;
+  if (add) {
+    dq.noalias() += (datt * k) * scale;
+    dk.noalias() += (datt.transpose() * q) * scale;
+  } else {
+    dq.noalias() = (datt * k) * scale;
+    dk.noalias() = (datt.transpose() * q) * scale;
+  }
 }
 
 // All heads of all sequences.
@@ -135,11 +158,12 @@ void multi_head_attention_forward(MatrixRef<S> y, MatrixRef<S> att, const ConstM
 }
 
 // Backward of multi_head_attention_forward without a cache (training).
-// Accumulates into dqkv (B*T, 3C) from dy (B*T, C); reads qkv and att as the forward left them.
+// Accumulates into dqkv (B*T, 3C) from dy (B*T, C), or with add = false overwrites it; reads
+// qkv and att as the forward left them.
 template <typename S>
 void multi_head_attention_backward(MatrixRef<S> dqkv, const ConstMatrixRef<S>& dy, const ConstMatrixRef<S>& qkv,
                                    const ConstMatrixRef<S>& att, Index B, Index T, Index H,
-                                   const S* dropout = nullptr) {
+                                   const S* dropout = nullptr, bool add = true) {
   const Index C = dy.cols(), hs = C / H;
   detail::parallel_for(B * H, static_cast<double>(8 * T * T * hs), [&](Index bh) {
     const Index b = bh / H, h = bh % H;
@@ -147,7 +171,7 @@ void multi_head_attention_backward(MatrixRef<S> dqkv, const ConstMatrixRef<S>& d
                                dqkv.block(b * T, 2 * C + h * hs, T, hs), dy.block(b * T, h * hs, T, hs),
                                qkv.block(b * T, h * hs, T, hs), qkv.block(b * T, C + h * hs, T, hs),
                                qkv.block(b * T, 2 * C + h * hs, T, hs), att.block(bh * T, 0, T, T),
-                               dropout != nullptr ? dropout + bh * T * T : nullptr);
+                               dropout != nullptr ? dropout + bh * T * T : nullptr, add);
   });
 }
 
@@ -178,22 +202,34 @@ void self_attention_forward(MatrixRef<S> out, AttentionActivations<S>& a, const 
   linear_forward<S>(out, a.heads, ConstMatrixMap<S>(w_proj, C, C), b_proj);  // heads merged back into C
 }
 
+// Scratch space for self_attention_backward, kept by the caller between calls so that a
+// training step allocates nothing.
+template <typename S>
+struct AttentionScratch {
+  Matrix<S> dheads;  // (B*T, C)
+  Matrix<S> dqkv;    // (B*T, 3C)
+};
+
 // Backward of self_attention_forward (training, no cache). Accumulates into dx (B*T, C) and
-// the four parameter gradients.
+// the four parameter gradients. scratch may be null (then it is allocated here).
 template <typename S>
 void self_attention_backward(MatrixRef<S> dx, S* dw_attn, S* db_attn, S* dw_proj, S* db_proj,
                              const ConstMatrixRef<S>& dout, const AttentionActivations<S>& a,
                              const ConstMatrixRef<S>& x, const S* w_attn, const S* w_proj, Index B, Index T,
-                             Index H) {
+                             Index H, AttentionScratch<S>* scratch = nullptr) {
   const Index C = x.cols();
-  Matrix<S> dheads = Matrix<S>::Zero(B * T, C), dqkv = Matrix<S>::Zero(B * T, 3 * C);
+  AttentionScratch<S> local;
+  AttentionScratch<S>& s = scratch != nullptr ? *scratch : local;
+  s.dheads.resize(B * T, C);  // both written whole (add = false): no zeroing needed
+  s.dqkv.resize(B * T, 3 * C);
   // out = heads W_proj + b_proj
-  linear_backward<S>(dheads, MatrixMap<S>(dw_proj, C, C), db_proj, dout, a.heads, ConstMatrixMap<S>(w_proj, C, C));
+  linear_backward<S>(s.dheads, MatrixMap<S>(dw_proj, C, C), db_proj, dout, a.heads, ConstMatrixMap<S>(w_proj, C, C),
+                     /*add_din*/ false);
   // heads = attention(qkv)
-  multi_head_attention_backward<S>(dqkv, dheads, a.qkv, a.att, B, T, H,
-                                   a.dropout.empty() ? nullptr : a.dropout.data());
+  multi_head_attention_backward<S>(s.dqkv, s.dheads, a.qkv, a.att, B, T, H,
+                                   a.dropout.empty() ? nullptr : a.dropout.data(), /*add*/ false);
   // qkv = x W_attn + b_attn
-  linear_backward<S>(dx, MatrixMap<S>(dw_attn, C, 3 * C), db_attn, dqkv, x, ConstMatrixMap<S>(w_attn, C, 3 * C));
+  linear_backward<S>(dx, MatrixMap<S>(dw_attn, C, 3 * C), db_attn, s.dqkv, x, ConstMatrixMap<S>(w_attn, C, 3 * C));
 }
 
 }  // namespace minigpt

@@ -85,34 +85,43 @@ void block_forward(MatrixRef<S> x_out, BlockActivations<S>& a, const ConstMatrix
   x_out = a.x_mid + a.mlp_out;
 }
 
+// Scratch space for block_backward, kept by the caller (GPT) between calls so that a training
+// step allocates nothing.
+template <typename S>
+struct BlockScratch {
+  Matrix<S> dx_mid, dbranch, dln;  // (B*T, C)
+  FeedForwardScratch<S> mlp;
+  AttentionScratch<S> attn;
+};
+
 // Backward of block_forward, line by line in reverse. dx_out (B*T, C) is the gradient of the
 // block's output; returns the gradient of its input in dx (B*T, C) (overwritten) and adds the
-// block's parameter gradients into g.
+// block's parameter gradients into g. scratch may be null (then it is allocated here).
 template <typename S>
 void block_backward(MatrixRef<S> dx, const BlockTensors<S*>& g, const ConstMatrixRef<S>& dx_out,
                     const BlockActivations<S>& a, const ConstMatrixRef<S>& x, const BlockTensors<S*>& w,
-                    const GPTConfig& c, Index B, Index T) {
+                    const GPTConfig& c, Index B, Index T, BlockScratch<S>* scratch = nullptr) {
   const Index N = B * T, C = c.n_embd;
+  BlockScratch<S> local;
+  BlockScratch<S>& s = scratch != nullptr ? *scratch : local;
   // x_out = x_mid + mlp(ln_2(x_mid)): the residual passes dx_out straight through, and the
   // branch adds its own gradient.
-  Matrix<S> dx_mid = dx_out;
-  {
-    Matrix<S> dbranch = dx_out;  // gradient of mlp_out (before dropout)
-    if (!a.mlp_drop.empty()) dbranch.array() *= ConstMatrixMap<S>(a.mlp_drop.data(), N, C).array();
-    Matrix<S> dln_2 = Matrix<S>::Zero(N, C);
-    feed_forward_backward<S>(dln_2, g.fc_w, g.fc_b, g.fc_proj_w, g.fc_proj_b, dbranch, a.mlp, a.ln_2, w.fc_w,
-                             w.fc_proj_w, c.activation());
-    layer_norm_backward<S>(dx_mid, g.ln_2_w, g.ln_2_b, dln_2, a.x_mid, a.ln_2_mean.data(), a.ln_2_rstd.data(),
-                           w.ln_2_w);
-  }
+  s.dx_mid = dx_out;
+  s.dbranch = dx_out;  // gradient of mlp_out (before dropout)
+  if (!a.mlp_drop.empty()) s.dbranch.array() *= ConstMatrixMap<S>(a.mlp_drop.data(), N, C).array();
+  s.dln.setZero(N, C);
+  feed_forward_backward<S>(s.dln, g.fc_w, g.fc_b, g.fc_proj_w, g.fc_proj_b, s.dbranch, a.mlp, a.ln_2, w.fc_w,
+                           w.fc_proj_w, c.activation(), &s.mlp);
+  layer_norm_backward<S>(s.dx_mid, g.ln_2_w, g.ln_2_b, s.dln, a.x_mid, a.ln_2_mean.data(), a.ln_2_rstd.data(),
+                         w.ln_2_w);
   // x_mid = x + attn(ln_1(x))
-  dx = dx_mid;
-  Matrix<S> dbranch = dx_mid;
-  if (!a.attn_drop.empty()) dbranch.array() *= ConstMatrixMap<S>(a.attn_drop.data(), N, C).array();
-  Matrix<S> dln_1 = Matrix<S>::Zero(N, C);
-  self_attention_backward<S>(dln_1, g.attn_w, g.attn_b, g.attn_proj_w, g.attn_proj_b, dbranch, a.attn, a.ln_1,
-                             w.attn_w, w.attn_proj_w, B, T, c.n_head);
-  layer_norm_backward<S>(dx, g.ln_1_w, g.ln_1_b, dln_1, x, a.ln_1_mean.data(), a.ln_1_rstd.data(), w.ln_1_w);
+  dx = s.dx_mid;
+  s.dbranch = s.dx_mid;  // gradient of attn_out (before dropout)
+  if (!a.attn_drop.empty()) s.dbranch.array() *= ConstMatrixMap<S>(a.attn_drop.data(), N, C).array();
+  s.dln.setZero(N, C);
+  self_attention_backward<S>(s.dln, g.attn_w, g.attn_b, g.attn_proj_w, g.attn_proj_b, s.dbranch, a.attn, a.ln_1,
+                             w.attn_w, w.attn_proj_w, B, T, c.n_head, &s.attn);
+  layer_norm_backward<S>(dx, g.ln_1_w, g.ln_1_b, s.dln, x, a.ln_1_mean.data(), a.ln_1_rstd.data(), w.ln_1_w);
 }
 
 }  // namespace minigpt

@@ -58,21 +58,29 @@ void gelu_forward(MatrixRef<S> out, const ConstMatrixRef<S>& h, Activation kind)
   });
 }
 
-// Backward of  a = gelu(h):  dh += da · gelu'(h), where for the tanh form, with
-// u = sqrt(2/π) (h + 0.044715 h³):
+// Backward of  a = gelu(h):  dh += da · gelu'(h) (with add = false: dh = ...), where for the
+// tanh form, with u = sqrt(2/π) (h + 0.044715 h³):
 //     gelu'(h) = 0.5 (1 + tanh u) + 0.5 h (1 − tanh² u) sqrt(2/π) (1 + 3 · 0.044715 h²)
 template <typename S>
-void gelu_backward(MatrixRef<S> dh, const ConstMatrixRef<S>& da, const ConstMatrixRef<S>& h, Activation kind) {
+void gelu_backward(MatrixRef<S> dh, const ConstMatrixRef<S>& da, const ConstMatrixRef<S>& h, Activation kind,
+                   bool add = true) {
   const S k = S(0.79788456080286535588);
   detail::parallel_for(h.rows(), static_cast<double>(25 * h.cols()), [&](Index n) {
     const auto x = h.row(n).array();
     if (kind == Activation::gelu_tanh) {
-      const Eigen::Array<S, 1, Eigen::Dynamic> th = (k * (x + S(0.044715) * x.cube())).tanh();
-      dh.row(n).array() += da.row(n).array() *
-                           (S(0.5) * (S(1) + th) +
-                            S(0.5) * x * (S(1) - th.square()) * k * (S(1) + S(3 * 0.044715) * x.square()));
+      auto grad = [&](const auto& th) {  // gelu'(h) · da, given th = tanh u
+        return da.row(n).array() *
+               (S(0.5) * (S(1) + th) + S(0.5) * x * (S(1) - th.square()) * k * (S(1) + S(3 * 0.044715) * x.square()));
+      };
+      if (add) {
+        const Eigen::Array<S, 1, Eigen::Dynamic> th = (k * (x + S(0.044715) * x.cube())).tanh();
+        dh.row(n).array() += grad(th);
+      } else {  // th kept in dh's own row first: no temporary
+        dh.row(n).array() = (k * (x + S(0.044715) * x.cube())).tanh();
+        dh.row(n).array() = grad(dh.row(n).array());
+      }
     } else {
-      for (Index j = 0; j < h.cols(); ++j) dh(n, j) += da(n, j) * gelu_grad(h(n, j), kind);
+      for (Index j = 0; j < h.cols(); ++j) dh(n, j) = (add ? dh(n, j) : S(0)) + da(n, j) * gelu_grad(h(n, j), kind);
     }
   });
 }
@@ -96,21 +104,31 @@ void feed_forward_forward(MatrixRef<S> out, FeedForwardActivations<S>& acts, con
   linear_forward<S>(out, acts.a, ConstMatrixMap<S>(w_proj, 4 * C, C), b_proj);  // out = a W_proj + b_proj
 }
 
+// Scratch space for feed_forward_backward, kept by the caller between calls so that a
+// training step allocates nothing.
+template <typename S>
+struct FeedForwardScratch {
+  Matrix<S> da, dh;  // (N, 4C)
+};
+
 // Backward of feed_forward_forward, in reverse order. Accumulates into dx (N, C) and the four
-// parameter gradients.
+// parameter gradients. scratch may be null (then it is allocated here).
 template <typename S>
 void feed_forward_backward(MatrixRef<S> dx, S* dw_fc, S* db_fc, S* dw_proj, S* db_proj, const ConstMatrixRef<S>& dout,
                            const FeedForwardActivations<S>& acts, const ConstMatrixRef<S>& x, const S* w_fc,
-                           const S* w_proj, Activation kind) {
+                           const S* w_proj, Activation kind, FeedForwardScratch<S>* scratch = nullptr) {
   const Index N = x.rows(), C = x.cols();
-  Matrix<S> da = Matrix<S>::Zero(N, 4 * C), dh = Matrix<S>::Zero(N, 4 * C);
+  FeedForwardScratch<S> local;
+  FeedForwardScratch<S>& s = scratch != nullptr ? *scratch : local;
+  s.da.resize(N, 4 * C);  // both written whole (add = false): no zeroing needed
+  s.dh.resize(N, 4 * C);
   // out = a W_proj + b_proj
-  linear_backward<S>(da, MatrixMap<S>(dw_proj, 4 * C, C), db_proj, dout, acts.a,
-                     ConstMatrixMap<S>(w_proj, 4 * C, C));
+  linear_backward<S>(s.da, MatrixMap<S>(dw_proj, 4 * C, C), db_proj, dout, acts.a,
+                     ConstMatrixMap<S>(w_proj, 4 * C, C), /*add_din*/ false);
   // a = gelu(h)
-  gelu_backward<S>(dh, da, acts.h, kind);
+  gelu_backward<S>(s.dh, s.da, acts.h, kind, /*add*/ false);
   // h = x W_fc + b_fc
-  linear_backward<S>(dx, MatrixMap<S>(dw_fc, C, 4 * C), db_fc, dh, x, ConstMatrixMap<S>(w_fc, C, 4 * C));
+  linear_backward<S>(dx, MatrixMap<S>(dw_fc, C, 4 * C), db_fc, s.dh, x, ConstMatrixMap<S>(w_fc, C, 4 * C));
 }
 
 }  // namespace minigpt

@@ -194,18 +194,24 @@ class GPT {
                           std::to_string(dlogits.cols()) + "), expected (" + std::to_string(N) + ", " +
                           std::to_string(config_.vocab_size) + ")");
     Parameters<S>& g = gradients();
+    // The (N, C) gradients live in members, reused from step to step: no allocation.
+    Matrix<S>& dlnf = backward_.dlnf;
+    Matrix<S>& dx = backward_.dx;
+    Matrix<S>& dprev = backward_.dprev;
     // logits = lnf · lm_headᵀ
-    Matrix<S> dlnf = Matrix<S>::Zero(N, C);
+    dlnf.setZero(N, C);
     linear_backward<S>(dlnf, MatrixMap<S>(g.t.lm_head, config_.vocab_size, C).transpose(), nullptr, dlogits, lnf_,
                        lm_head().transpose());
     // lnf = ln_f(x_L)
-    Matrix<S> dx = Matrix<S>::Zero(N, C), dprev(N, C);
+    dx.setZero(N, C);
+    dprev.resize(N, C);
     layer_norm_backward<S>(dx, g.t.ln_f_w, g.t.ln_f_b, dlnf, residual_[static_cast<std::size_t>(L)],
                            lnf_mean_.data(), lnf_rstd_.data(), params_.t.ln_f_w);
     // x_{l+1} = block_l(x_l), in reverse
     for (Index l = L - 1; l >= 0; --l) {
       const auto li = static_cast<std::size_t>(l);
-      block_backward<S>(dprev, g.t.h[li], dx, blocks_[li], residual_[li], params_.t.h[li], config_, B_, T_);
+      block_backward<S>(dprev, g.t.h[li], dx, blocks_[li], residual_[li], params_.t.h[li], config_, B_, T_,
+                        &backward_.block);
       dx.swap(dprev);
     }
     // x_0 = (wte[ids] + wpe[positions]) · embedding dropout
@@ -275,6 +281,10 @@ class GPT {
   std::vector<TokenId> ids_;
   Index B_ = 0, T_ = 0;
   bool trained_forward_ = false;
+  struct BackwardScratch {
+    Matrix<S> dlnf, dx, dprev;  // (B*T, C)
+    BlockScratch<S> block;
+  } backward_;
 };
 
 }  // namespace minigpt

@@ -47,16 +47,20 @@ void layer_norm_backward(MatrixRef<S> dx, S* dweight, S* dbias, const ConstMatri
                          const ConstMatrixRef<S>& x, const S* mean, const S* rstd, const S* weight) {
   const Index N = x.rows(), C = x.cols();
   const ConstRowVectorMap<S> w(weight, C);
-  Matrix<S> xhat(N, C);
+  // Written as Eigen expressions that are evaluated in place: no (N, C) temporary per call.
   detail::parallel_for(N, static_cast<double>(12 * C), [&](Index n) {
-    xhat.row(n) = ((x.row(n).array() - mean[n]) * rstd[n]).matrix();
-    const RowVector<S> g = (dout.row(n).array() * w.array()).matrix();
+    const auto xhat = (x.row(n).array() - mean[n]) * rstd[n];
+    const auto g = dout.row(n).array() * w.array();
     const S g_mean = g.sum() / S(C);
-    const S gx_mean = g.dot(xhat.row(n)) / S(C);
-    dx.row(n).array() += rstd[n] * (g.array() - g_mean - xhat.row(n).array() * gx_mean);
+    const S gx_mean = (g * xhat).sum() / S(C);
+    dx.row(n).array() += rstd[n] * (g - g_mean - xhat * gx_mean);
   });
-  RowVectorMap<S>(dweight, C) += (dout.array() * xhat.array()).matrix().colwise().sum();
-  RowVectorMap<S>(dbias, C) += dout.colwise().sum();
+  // The weight and bias gradients sum over the rows: one row after another, in order.
+  RowVectorMap<S> dw(dweight, C), db(dbias, C);
+  for (Index n = 0; n < N; ++n) {
+    dw.array() += dout.row(n).array() * (x.row(n).array() - mean[n]) * rstd[n];
+    db += dout.row(n);
+  }
 }
 
 }  // namespace minigpt

@@ -15,6 +15,7 @@
 #pragma once
 
 #include "detail/parallel.hpp"
+#include "detail/product.hpp"
 #include "tensor.hpp"
 
 #include <algorithm>
@@ -22,7 +23,7 @@
 namespace minigpt {
 
 // out (N, out) = in (N, in) · weight (in, out) + bias (out); bias may be null.
-// Many tokens: one Eigen matrix product (itself multi-threaded). A few tokens, as when
+// Many tokens: one matrix product, in pieces shared among the cores (detail/product.hpp). A few tokens, as when
 // generating with a KV cache: the output columns are split over the cores, because a
 // matrix-vector product is bound by reading W from memory and one core cannot saturate it.
 template <typename S, typename W>
@@ -30,7 +31,7 @@ void linear_forward(MatrixRef<S> out, const ConstMatrixRef<S>& in, const Eigen::
                     const S* bias) {
   const Index N = in.rows(), n_out = weight.cols();
   if (N >= 8) {
-    out.noalias() = in * weight;
+    detail::product(out, in, weight, /*accumulate*/ false);
   } else {
     // One contiguous range of output columns per thread (multiples of 16 floats, a cache
     // line), so each thread streams its own part of every row of W.
@@ -45,16 +46,17 @@ void linear_forward(MatrixRef<S> out, const ConstMatrixRef<S>& in, const Eigen::
 }
 
 // Backward of  out = in · W + b.  Accumulates (+=) into din, dweight and dbias (dbias may be
-// null when the layer has no bias).
+// null when the layer has no bias); with add_din = false, din is overwritten instead.
 //   din (N, in)       += dout (N, out) · W^T
 //   dweight (in, out) += in^T · dout
 //   dbias (out)       += column sums of dout
 template <typename S, typename W, typename DW>
 void linear_backward(MatrixRef<S> din, const Eigen::MatrixBase<DW>& dweight_, S* dbias,
-                     const ConstMatrixRef<S>& dout, const ConstMatrixRef<S>& in, const Eigen::MatrixBase<W>& weight) {
+                     const ConstMatrixRef<S>& dout, const ConstMatrixRef<S>& in, const Eigen::MatrixBase<W>& weight,
+                     bool add_din = true) {
   auto& dweight = const_cast<Eigen::MatrixBase<DW>&>(dweight_);  // Eigen's idiom for writable expressions
-  din.noalias() += dout * weight.transpose();
-  dweight.noalias() += in.transpose() * dout;
+  detail::product(din, dout, weight.transpose(), /*accumulate*/ add_din);  // din += dout · W^T
+  detail::product(dweight, in.transpose(), dout, /*accumulate*/ true);     // dW  += in^T · dout
   if (dbias != nullptr) RowVectorMap<S>(dbias, dout.cols()) += dout.colwise().sum();
 }
 
