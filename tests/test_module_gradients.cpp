@@ -178,6 +178,20 @@ TEST_CASE("one attention head: backward through softmax and the causal mask", "[
   }
 }
 
+TEST_CASE("the fused masked softmax equals the causal mask followed by softmax", "[gradients][modules]") {
+  Rng rng(12);
+  for (Index pos0 : {0, 3}) {  // training (square), and queries after 3 cached positions
+    const Index T = 5, Tk = pos0 + T;
+    const Mat scores = random_matrix(T, Tk, rng, 3.0);
+    Mat reference = scores, fused = scores;
+    apply_causal_mask<double>(reference, pos0);
+    softmax_rows<double>(reference);
+    masked_softmax_rows<double>(fused, pos0);
+    CHECK((reference - fused).cwiseAbs().maxCoeff() < 1e-15);
+    CHECK(fused(0, pos0 + 1) == 0.0);  // the first query may not see the key after it
+  }
+}
+
 TEST_CASE("multi-head attention backward matches finite differences", "[gradients][modules]") {
   Rng rng(5);
   const Index B = 2, T = 4, H = 2, C = 6;

@@ -49,6 +49,22 @@
 #include <vector>
 
 namespace minigpt {
+namespace detail {
+
+// body(c) for c in [0, chunks), over a whole-model buffer of `total` scalars. Such loops
+// (AdamW, clipping, adding gradients) are bound by memory, so sharing them among the threads
+// pays only for big models: below 4M parameters, waking the other threads costs more than it
+// saves, above all on a machine that other programs keep busy.
+template <typename F>
+void for_each_chunk(Index total, Index chunks, F&& body) {
+  if (total < (Index(1) << 22)) {
+    for (Index c = 0; c < chunks; ++c) body(c);
+  } else {
+    parallel_for(chunks, 1e9, body);
+  }
+}
+
+}  // namespace detail
 
 // The learning rate is not an option here: it changes every step (lr_schedule.hpp) and is
 // passed to step().
@@ -127,7 +143,7 @@ class AdamW {
     const S* g = grads.data();
     S* m = m_.data();
     S* v = v_.data();
-    detail::parallel_for(static_cast<Index>(chunks.size()), 10.0 * static_cast<double>(chunk), [&](Index c) {
+    detail::for_each_chunk(params.size(), static_cast<Index>(chunks.size()), [&](Index c) {
       const Chunk& ch = chunks[static_cast<std::size_t>(c)];
       const S decay = table[ch.tensor].decay() ? static_cast<S>(1.0 - lr * options_.weight_decay) : S(1);
       using Array = Eigen::Map<Eigen::Array<S, Eigen::Dynamic, 1>>;
@@ -138,7 +154,7 @@ class AdamW {
       M = sb1 * M + one_minus_b1 * G;                      // m ← β1 m + (1 − β1) g
       V = sb2 * V + one_minus_b2 * G.square();             // v ← β2 v + (1 − β2) g²
       P -= step_size * M / (V.sqrt() * inv_sqrt_bias2 + eps);
-      const bool ok = P.allFinite();
+      const bool ok = (P * S(0)).sum() == S(0);  // 0 · x is 0 for every finite x, NaN for ±∞ and NaN
       finite[static_cast<std::size_t>(c)] = ok;
     });
     for (std::size_t c = 0; c < chunks.size(); ++c)
@@ -153,16 +169,21 @@ class AdamW {
 };
 
 // The length of the whole gradient: sqrt(Σ g²) over every tensor of the table, summed in
-// double, tensor by tensor in table order, so the result does not depend on the thread count.
+// double (vectorised partial sums of 1024 squares each), tensor by tensor in table order, so
+// the result does not depend on the thread count.
 template <typename S>
 double grad_norm(const Parameters<S>& grads) {
   const std::vector<TensorInfo>& table = grads.table().entries();
   std::vector<double> sums(table.size(), 0.0);
-  detail::parallel_for(static_cast<Index>(table.size()), 4096.0, [&](Index k) {
+  detail::for_each_chunk(grads.size(), static_cast<Index>(table.size()), [&](Index k) {
     const TensorInfo& e = table[static_cast<std::size_t>(k)];
-    double s = 0.0;
+    // Vectorised sums of 1024 squares in S, added up in double.
     const S* g = grads.data() + e.offset;
-    for (Index i = 0; i < e.size; ++i) s += static_cast<double>(g[i]) * static_cast<double>(g[i]);
+    double s = 0.0;
+    for (Index b = 0; b < e.size; b += 1024) {
+      const Eigen::Map<const Eigen::Array<S, Eigen::Dynamic, 1>> block(g + b, std::min<Index>(1024, e.size - b));
+      s += static_cast<double>(block.square().sum());
+    }
     sums[static_cast<std::size_t>(k)] = s;
   });
   double total = 0.0;
@@ -180,7 +201,7 @@ double clip_grad_norm(Parameters<S>& grads, double max_norm) {
   if (max_norm > 0.0 && std::isfinite(norm) && norm > max_norm) {
     const S scale = static_cast<S>(max_norm / (norm + 1e-6));
     const Index chunk = Index(1) << 16, n = grads.size();
-    detail::parallel_for((n + chunk - 1) / chunk, static_cast<double>(chunk), [&](Index c) {
+    detail::for_each_chunk(n, (n + chunk - 1) / chunk, [&](Index c) {
       grads.flat().segment(c * chunk, std::min(chunk, n - c * chunk)) *= scale;
     });
   }

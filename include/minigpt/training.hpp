@@ -55,14 +55,19 @@
 #include "tensor.hpp"
 #include "training_checkpoint.hpp"
 #include "checkpoint.hpp"
+#include "detail/parallel.hpp"
+#include "detail/product.hpp"
 
 #include <nlohmann/json.hpp>
 
 #include <cmath>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <limits>
+#include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace minigpt {
@@ -78,6 +83,13 @@ struct TrainOptions {
   double grad_clip = 1.0;       // clip the gradient's length to this (0: no clipping)
   Index eval_iters = 20;        // batches per loss estimate in evaluate()
   std::uint64_t seed = 1337;    // weights, batches and dropout all follow from it
+  // Data parallelism: each micro-batch is cut into this many shards of whole sequences, each
+  // run forward and backward on its own thread by its own copy of the model; their gradients
+  // are then added up. 0: one shard per thread for models of up to 20M parameters (whose
+  // matrix products are too small to share well), else 1 (the products themselves are
+  // shared among the threads). The results depend on the number of shards (sums are split
+  // differently), never on the number of threads; a checkpoint keeps the number.
+  Index shards = 0;
 
   void validate(const GPTConfig& config) const {
     auto bad = [](const std::string& what) { throw ArgumentError("training options: " + what); };
@@ -89,6 +101,7 @@ struct TrainOptions {
     if (max_iters < 0) bad("max_iters must be >= 0");
     if (!(grad_clip >= 0.0) || !std::isfinite(grad_clip)) bad("grad_clip must be a finite number >= 0");
     if (eval_iters <= 0) bad("eval_iters must be >= 1");
+    if (shards < 0) bad("shards must be >= 0 (0: automatic)");
     lr.validate();
     adamw.validate();
   }
@@ -129,6 +142,36 @@ class TrainingDiverged : public Error {
   std::string tensor_;
 };
 
+// The mean loss of `model` over a whole token sequence: every position of consecutive windows
+// of T tokens (the last partial window left out), B windows per forward pass. Forward only:
+// no dropout, nothing kept for backward. The number a final result should quote.
+//   Shapes: tokens (n) -> windows (B, T) -> one number.
+template <typename S>
+double dataset_loss(GPT<S>& model, const std::vector<TokenId>& tokens, Index B, Index T) {
+  const Index n = static_cast<Index>(tokens.size());
+  if (B <= 0 || T <= 0 || T > model.config().n_positions)
+    throw ArgumentError("dataset_loss: B must be >= 1 and T in 1.." + std::to_string(model.config().n_positions));
+  if (n < T + 1) return std::numeric_limits<double>::quiet_NaN();
+  const DataLoader windows(tokens, B, T, 0);
+  std::vector<Index> starts;
+  double total = 0.0;
+  Index positions = 0;
+  auto flush = [&] {
+    const Batch batch = windows.batch_at(starts);
+    const Tensor<S>& logits = model.forward(batch.inputs.data(), batch.B, T);
+    const Index count = batch.B * T;
+    total += static_cast<double>(cross_entropy<S>(logits.matrix(), batch.targets.data())) * static_cast<double>(count);
+    positions += count;
+    starts.clear();
+  };
+  for (Index s = 0; s + T + 1 <= n; s += T) {
+    starts.push_back(s);
+    if (static_cast<Index>(starts.size()) == B) flush();
+  }
+  if (!starts.empty()) flush();
+  return total / static_cast<double>(positions);
+}
+
 template <typename S = float>
 class Trainer {
  public:
@@ -167,37 +210,59 @@ class Trainer {
   // One optimiser step: k micro-batches forward and backward, clipping, AdamW.
   StepResult train_step() {
     const Index B = options_.batch_size, T = options_.block_size, k = options_.grad_accum_steps;
-    const Index V = model_.config().vocab_size, this_step = step_ + 1;
+    const Index this_step = step_ + 1;
     const double lr = options_.lr(step_);
-    ForwardOptions<S> fwd;
-    fwd.training = true;
     const GPTConfig& c = model_.config();
-    if (c.embd_pdrop > 0 || c.attn_pdrop > 0 || c.resid_pdrop > 0) fwd.dropout_rng = &dropout_rng_;
-    dlogits_.resize(B * T, V);
+    const bool dropout = c.embd_pdrop > 0 || c.attn_pdrop > 0 || c.resid_pdrop > 0;
+    const Index n_shards = static_cast<Index>(shards_.size());
 
-    model_.zero_grad();
+    for (Shard& sh : shards_) model_of(sh).zero_grad();
     double loss = 0.0;
     for (Index micro = 0; micro < k; ++micro) {
       const Batch batch = train_.next();
-      const Tensor<S>& logits = model_.forward(batch.inputs.data(), B, T, fwd);   // (B, T, V)
-      MatrixRef<S> dref(dlogits_);
-      const S micro_loss = cross_entropy<S>(logits.matrix(), batch.targets.data(), &dref);
-      if (!std::isfinite(static_cast<double>(micro_loss))) diverged_at_loss(this_step, micro_loss);
-      loss += static_cast<double>(micro_loss) / static_cast<double>(k);
-      if (k > 1) dlogits_ *= S(1) / static_cast<S>(k);  // the step's loss is the mean over micro-batches
-      model_.backward(dlogits_);
+      // Shard s takes sequences b0 .. b1 − 1 of the batch; its dropout masks come from a
+      // generator seeded, shard by shard in order, from the run's dropout generator.
+      for (Index s = 0; s < n_shards; ++s) {
+        Shard& sh = shards_[static_cast<std::size_t>(s)];
+        sh.b0 = B * s / n_shards;
+        sh.b1 = B * (s + 1) / n_shards;
+        if (dropout) sh.rng = Rng(dropout_rng_.next_u64());
+      }
+      detail::parallel_tasks(n_shards, [&](Index s) {
+        Shard& sh = shards_[static_cast<std::size_t>(s)];
+        try {
+          run_shard(sh, batch, dropout, k);
+        } catch (...) {
+          sh.error = std::current_exception();  // exceptions may not leave an OpenMP thread
+        }
+      });
+      for (Shard& sh : shards_) {
+        if (sh.error) std::rethrow_exception(std::exchange(sh.error, nullptr));
+        if (!std::isfinite(sh.loss)) diverged_at_loss(this_step, sh);
+      }
+      for (Shard& sh : shards_)  // in order: the same sum on any number of threads
+        loss += sh.loss * static_cast<double>(sh.b1 - sh.b0) / static_cast<double>(B * k);
     }
-    const double norm = clip_grad_norm(model_.gradients(), options_.grad_clip);
+    // All shards' gradients into the model's: g = g_0 + g_1 + ...
+    Parameters<S>& grads = model_.gradients();
+    for (std::size_t s = 1; s < shards_.size(); ++s)
+      add_into(grads, shards_[s].replica->gradients());
+
+    const double norm = clip_grad_norm(grads, options_.grad_clip);
     if (!std::isfinite(norm)) diverged_at_gradients(this_step);
-    const std::string bad_weight = optimizer_.step(model_.parameters(), model_.gradients(), lr);
+    const std::string bad_weight = optimizer_.step(model_.parameters(), grads, lr);
     if (!bad_weight.empty())
       throw TrainingDiverged(this_step, bad_weight,
                              "the AdamW update made weight " + bad_weight + " non-finite (learning rate " +
                                  std::to_string(lr) + " too high?)");
+    for (std::size_t s = 1; s < shards_.size(); ++s) copy_into(shards_[s].replica->parameters(), model_.parameters());
     step_ = this_step;
     history_.train_loss.push_back(loss);
     return {step_, loss, norm, lr, B * T * k};
   }
+
+  // How many shards each micro-batch is cut into (see TrainOptions::shards).
+  Index shards() const { return static_cast<Index>(shards_.size()); }
 
   // The mean loss over eval_iters batches of one split. The batches are the same every time
   // (drawn from a generator seeded for evaluation), so successive values are comparable, and
@@ -218,27 +283,10 @@ class Trainer {
     return p;
   }
 
-  // The loss over a whole split: every position of consecutive windows of T tokens, batched
-  // by B. Slower than estimate_loss, and exact: the number a final result should quote.
+  // The loss over a whole split (dataset_loss): slower than estimate_loss, and exact.
   double split_loss(Split which) {
     const DataLoader& loader = which == Split::train ? train_ : val_;
-    const Index T = options_.block_size, n = static_cast<Index>(loader.tokens().size());
-    if (n < T + 1) return std::numeric_limits<double>::quiet_NaN();
-    std::vector<Index> starts;
-    double total = 0.0;
-    Index positions = 0;
-    auto flush = [&] {
-      const Index count = static_cast<Index>(starts.size()) * T;
-      total += batch_loss(loader.batch_at(starts)) * static_cast<double>(count);
-      positions += count;
-      starts.clear();
-    };
-    for (Index s = 0; s + T + 1 <= n; s += T) {
-      starts.push_back(s);
-      if (static_cast<Index>(starts.size()) == options_.batch_size) flush();
-    }
-    if (!starts.empty()) flush();
-    return total / static_cast<double>(positions);
+    return dataset_loss(model_, loader.tokens(), options_.batch_size, options_.block_size);
   }
 
   // Saves a training checkpoint in folder dir (see training_checkpoint.hpp for its files and
@@ -277,9 +325,76 @@ class Trainer {
     const std::uint64_t data_seed = seeder.next_u64();
     dropout_rng_ = Rng(seeder.next_u64());
     eval_seed_ = seeder.next_u64();
+    check_ids(data.train, config.vocab_size, "training");
+    check_ids(data.val, config.vocab_size, "validation");
     train_ = DataLoader(data.train, options_.batch_size, options_.block_size, data_seed);
     if (!data.val.empty()) val_ = DataLoader(data.val, options_.batch_size, options_.block_size, data_seed);
     optimizer_ = AdamW<S>(config, options_.adamw);
+    // Shard 0 is the model itself; the others get copies of it.
+    if (options_.shards == 0) {
+      const bool small = config.parameter_count() <= 20000000;
+      options_.shards = small ? std::min<Index>(options_.batch_size, detail::max_threads()) : 1;
+    }
+    const Index n = std::min(options_.shards, options_.batch_size);
+    shards_.clear();
+    shards_.resize(static_cast<std::size_t>(n));
+    for (Index s = 1; s < n; ++s) shards_[static_cast<std::size_t>(s)].replica = std::make_unique<GPT<S>>(model_);
+  }
+
+  static void check_ids(const std::vector<TokenId>& tokens, Index V, const char* split) {
+    for (std::size_t i = 0; i < tokens.size(); ++i)
+      if (tokens[i] < 0 || tokens[i] >= V)
+        throw ArgumentError(std::string("Trainer: ") + split + " token " + std::to_string(i) + " is id " +
+                            std::to_string(tokens[i]) + ", outside the model's vocabulary 0.." + std::to_string(V - 1));
+  }
+
+  // ---- data parallelism ----
+
+  // One shard of a micro-batch: which sequences, on which copy of the model.
+  struct Shard {
+    std::unique_ptr<GPT<S>> replica;  // null for shard 0, which runs on model_
+    Index b0 = 0, b1 = 0;             // sequences b0 .. b1 − 1 of the batch
+    Rng rng;                          // its dropout masks
+    Matrix<S> dlogits;                // (rows, V)
+    double loss = 0;
+    std::exception_ptr error;
+  };
+
+  GPT<S>& model_of(Shard& sh) { return sh.replica ? *sh.replica : model_; }
+
+  // Forward, loss and backward of one shard, on one thread. Its gradient is scaled so that
+  // the shards and micro-batches add up to the gradient of the step's mean loss.
+  void run_shard(Shard& sh, const Batch& batch, bool dropout, Index k) {
+    GPT<S>& m = model_of(sh);
+    const Index T = options_.block_size, Bs = sh.b1 - sh.b0, V = m.config().vocab_size;
+    ForwardOptions<S> fwd;
+    fwd.training = true;
+    fwd.dropout_rng = dropout ? &sh.rng : nullptr;
+    const Tensor<S>& logits = m.forward(batch.inputs.data() + sh.b0 * T, Bs, T, fwd);  // (Bs, T, V)
+    sh.dlogits.resize(Bs * T, V);
+    MatrixRef<S> dref(sh.dlogits);
+    sh.loss = static_cast<double>(cross_entropy<S>(logits.matrix(), batch.targets.data() + sh.b0 * T, &dref));
+    if (!std::isfinite(sh.loss)) return;
+    // d(step loss)/d(shard loss) = (rows of the shard / rows of the batch) / k
+    const S scale = static_cast<S>(static_cast<double>(Bs) / static_cast<double>(options_.batch_size * k));
+    if (scale != S(1)) sh.dlogits *= scale;
+    m.backward(sh.dlogits);
+  }
+
+  // a += b and a = b over whole parameter buffers, in chunks shared among the threads.
+  static void add_into(Parameters<S>& a, const Parameters<S>& b) {
+    const Index chunk = Index(1) << 16, n = a.size();
+    detail::for_each_chunk(n, (n + chunk - 1) / chunk, [&](Index c) {
+      const Index begin = c * chunk, len = std::min(chunk, n - begin);
+      a.flat().segment(begin, len) += b.flat().segment(begin, len);
+    });
+  }
+  static void copy_into(Parameters<S>& a, const Parameters<S>& b) {
+    const Index chunk = Index(1) << 16, n = a.size();
+    detail::for_each_chunk(n, (n + chunk - 1) / chunk, [&](Index c) {
+      const Index begin = c * chunk, len = std::min(chunk, n - begin);
+      a.flat().segment(begin, len) = b.flat().segment(begin, len);
+    });
   }
 
   // The loss of one batch, forward only (no dropout, nothing kept for backward).
@@ -299,10 +414,10 @@ class Trainer {
     return "";
   }
 
-  [[noreturn]] void diverged_at_loss(Index step, S loss) const {
+  [[noreturn]] void diverged_at_loss(Index step, Shard& sh) {
     const std::string weight = first_non_finite(model_.parameters(), false);
-    const std::string act = model_.first_non_finite_activation();
-    const std::string what = "the loss is " + std::to_string(static_cast<double>(loss)) + "; ";
+    const std::string act = model_of(sh).first_non_finite_activation();
+    const std::string what = "the loss is " + std::to_string(sh.loss) + "; ";
     if (!weight.empty())
       throw TrainingDiverged(step, weight, what + "the first non-finite tensor is weight " + weight +
                                                (act.empty() ? "" : " (first reached in activation " + act + ")"));
@@ -339,6 +454,7 @@ class Trainer {
                     {"weight_decay", o.adamw.weight_decay},
                     {"grad_clip", o.grad_clip},
                     {"eval_iters", o.eval_iters},
+                    {"shards", o.shards},
                     {"seed", o.seed}};
     j["rng"] = {{"data", train_.state()}, {"dropout", dropout_rng_.state()}};
     j["data"] = {{"train", {{"tokens", train_.tokens().size()}, {"fingerprint", token_fingerprint(train_.tokens())}}},
@@ -387,6 +503,7 @@ class Trainer {
     options_.adamw.weight_decay = number(o, "weight_decay", "options.");
     options_.grad_clip = number(o, "grad_clip", "options.");
     options_.eval_iters = integer(o, "eval_iters", "options.");
+    options_.shards = integer(o, "shards", "options.");
     const nlohmann::json& seed = field(o, "seed", "options.");
     if (!seed.is_number_unsigned()) throw FileError(path, "options.seed", "must be a non-negative integer");
     options_.seed = seed.get<std::uint64_t>();
@@ -441,7 +558,7 @@ class Trainer {
   std::uint64_t eval_seed_ = 0;
   Index step_ = 0;
   TrainingHistory history_;
-  Matrix<S> dlogits_;
+  std::vector<Shard> shards_;
 };
 
 }  // namespace minigpt

@@ -1,0 +1,191 @@
+// next_token_predictor — the chapter's whole story in one program: text becomes tokens, a
+// small GPT is pre-trained (사전 학습) to predict the next token by lowering its loss (손실),
+// and then it predicts.
+//
+// With no arguments it trains nanoGPT's "baby GPT" on the bundled tinyshakespeare, one token
+// per character (4 layers, 4 heads, 128 dims, block 64, batch 12, 2,000 steps: a few minutes
+// on a laptop), shows the loss falling, saves the model and its loss curve, and then, for a
+// few prompts, prints the five most likely next characters and a sampled continuation.
+//
+//   next_token_predictor                                   # train, save to shakespeare-char/
+//   next_token_predictor --tokenizer bpe:512 --max-iters 500 --out shakespeare-bpe
+//   next_token_predictor --predict shakespeare-char        # use a saved model, no training
+//   generate --model shakespeare-char --prompt "ROMEO:"    # the saved folder is a model folder
+//
+// The recipe is nanoGPT's config/train_shakespeare_char.py at its CPU scale: AdamW (beta2
+// 0.99, weight decay 0.1), learning rate warmed up over 100 steps to 1e-3 and decayed by a
+// cosine to 1e-4 at the last step, gradients clipped to length 1, no dropout; the validation
+// loss is estimated every 250 steps on 20 batches, and at the end measured on the whole
+// validation text (the last 10% of the file, never trained on).
+#include <minigpt/minigpt.hpp>
+#include <minigpt/bpe_trainer.hpp>
+#include <minigpt/char_tokenizer.hpp>
+#include <minigpt/load_tokenizer.hpp>
+#include <minigpt/loss_curve.hpp>
+#include <minigpt/progress.hpp>
+#include <minigpt/training.hpp>
+
+#include <CLI/CLI.hpp>
+
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <unistd.h>
+
+using namespace minigpt;
+
+// "char", "bpe:N" or a folder holding a saved tokenizer.
+static std::unique_ptr<Tokenizer> make_tokenizer(const std::string& spec, const std::string& text) {
+  if (spec == "char") return std::make_unique<CharTokenizer>(CharTokenizer::from_text(text));
+  if (spec.rfind("bpe:", 0) == 0) {
+    const std::string n = spec.substr(4);
+    if (n.empty() || n.size() > 7 || n.find_first_not_of("0123456789") != std::string::npos)
+      throw ArgumentError("--tokenizer " + spec + ": expected bpe:N with N a vocabulary size, e.g. bpe:512");
+    BPETrainOptions options;
+    options.vocab_size = std::stoll(n);
+    return std::make_unique<BPETokenizer>(train_bpe(text, options));
+  }
+  return load_tokenizer(spec);
+}
+
+// The five most likely next tokens after `prompt`, and a sampled continuation.
+static void predict(GPT<float>& model, const Tokenizer& tok, const std::string& prompt, Rng& rng) {
+  std::vector<TokenId> ids = tok.encode(prompt);
+  if (static_cast<Index>(ids.size()) > model.config().n_positions)
+    ids.erase(ids.begin(), ids.end() - model.config().n_positions);  // the model reads its last block
+  ForwardOptions<float> last;
+  last.last_position_only = true;
+  const Tensor<float>& logits = model.forward(ids, 1, static_cast<Index>(ids.size()), last);  // (1, 1, V)
+  // softmax over the whole vocabulary, most likely first
+  const auto dist = sampling_distribution(logits.data(), model.config().vocab_size, SamplingOptions{});
+  auto shown = [](std::string s) {  // newlines as \n, so each answer stays on one line
+    for (std::size_t at = s.find('\n'); at != std::string::npos; at = s.find('\n', at + 2)) s.replace(at, 1, "\\n");
+    return s;
+  };
+  std::printf("\nprompt \"%s\"\n  next token:", shown(prompt).c_str());
+  for (std::size_t i = 0; i < 5 && i < dist.size(); ++i)
+    std::printf("  '%s' %.1f%%", shown(tok.decode({dist[i].first})).c_str(), 100.0 * dist[i].second);
+  GenerateOptions gen;
+  gen.max_new_tokens = 120;
+  gen.sampling.temperature = 0.8;  // a little sharper than the model's own odds, as nanoGPT samples
+  gen.sampling.top_k = 200;
+  const std::vector<TokenId> more = generate(model, ids, 1, gen, rng)[0];
+  std::printf("\n  continued: %s%s\n", prompt.c_str(), tok.decode(more).c_str());
+}
+
+int main(int argc, char** argv) {
+  // ---- 1. flags ----
+  CLI::App app{"Train a small GPT to predict the next token of a text, then let it predict."};
+  std::string data = std::string(MINIGPT_DATA_DIR) + "/tinyshakespeare.txt", tokenizer_spec = "char";
+  std::string out = "shakespeare-char", predict_dir;
+  GPTConfig config = GPTConfig::make(4, 4, 128, 64, 0);  // nanoGPT's baby GPT; V comes from the tokenizer
+  TrainOptions train;                                     // batch 12, 2,000 steps, lr 1e-3 ... (training.hpp)
+  app.add_option("--data", data, "training text (default: the bundled tinyshakespeare)");
+  app.add_option("--tokenizer", tokenizer_spec, "char, bpe:N (train a BPE of N tokens on the data) or a folder");
+  app.add_option("--n-layer", config.n_layer, "decoder blocks (default 4)")->check(CLI::PositiveNumber);
+  app.add_option("--n-head", config.n_head, "attention heads (default 4)")->check(CLI::PositiveNumber);
+  app.add_option("--n-embd", config.n_embd, "embedding width C (default 128)")->check(CLI::PositiveNumber);
+  app.add_option("--block-size", config.n_positions, "context length T (default 64)")->check(CLI::PositiveNumber);
+  app.add_option("--batch-size", train.batch_size, "sequences per step B (default 12)")->check(CLI::PositiveNumber);
+  app.add_option("--max-iters", train.max_iters, "training steps (default 2000)")->check(CLI::NonNegativeNumber);
+  app.add_option("--seed", train.seed, "random seed: weights, batches, sampling (default 1337)");
+  app.add_option("--out", out, "folder for the model, its vocabulary and loss.svg (default shakespeare-char)");
+  app.add_option("--predict", predict_dir, "use the model saved in this folder; do not train");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    std::cout << app.help();
+    return 0;
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "next_token_predictor: " << e.what() << " (see --help)\n";
+    return 2;
+  }
+
+  try {
+    // ---- 2. text -> tokens (토큰) ----
+    const std::string text = detail::read_file(data, std::size_t(1) << 30);
+    std::unique_ptr<Tokenizer> tok;
+    std::unique_ptr<GPT<float>> model;
+    if (!predict_dir.empty()) {
+      model = std::make_unique<GPT<float>>(load_model<float>(predict_dir));
+      tok = load_tokenizer(predict_dir);
+    } else {
+      tok = make_tokenizer(tokenizer_spec, text);
+    }
+    const DataSplit split = split_train_val(tok->encode(text), 0.9);  // the last 10% is never trained on
+    std::printf("%s: %zu bytes -> %zu tokens (vocabulary V = %lld)\n", data.c_str(), text.size(),
+                split.train.size() + split.val.size(), static_cast<long long>(tok->vocab_size()));
+
+    // ---- 3. pre-training: batches -> logits -> loss -> gradients -> AdamW ----
+    if (predict_dir.empty()) {
+      config.vocab_size = tok->vocab_size();
+      config.validate("flags");
+      train.block_size = config.n_positions;
+      train.lr.warmup = std::min<Index>(100, train.max_iters / 10);
+      train.lr.decay_steps = train.max_iters;
+      Trainer<float> trainer(config, train, split);
+      std::printf("model: %lld layers, %lld heads, C = %lld, T = %lld: %lld parameters; %lld tokens per step, "
+                  "%lld steps (%d threads, %lld shards)\n",
+                  (long long)config.n_layer, (long long)config.n_head, (long long)config.n_embd,
+                  (long long)config.n_positions, (long long)trainer.model().parameter_count(),
+                  (long long)trainer.tokens_per_step(), (long long)train.max_iters, detail::max_threads(),
+                  (long long)trainer.shards());
+      Index saved = 0;
+      auto save = [&] {
+        trainer.save_checkpoint(out, [&](const std::string& dir) { tok->save(dir); });
+        saved = trainer.step();
+      };
+      save();  // step 0: a bad --out fails now, not after minutes of training
+
+      const double log_v = std::log(static_cast<double>(config.vocab_size));
+      ProgressBar bar(std::cerr, train.max_iters, ::isatty(2) != 0);
+      try {
+        while (!trainer.done()) {
+          const StepResult r = trainer.train_step();
+          bar.update(r.step, r.loss, r.tokens);
+          if (r.step % 250 == 0 || trainer.done()) {
+            const EvalPoint e = trainer.evaluate();  // 20 batches of each split
+            char line[128];
+            std::snprintf(line, sizeof line, "step %lld: train loss %.4f, val loss %.4f (guessing: %.4f)",
+                          (long long)r.step, e.train_loss, e.val_loss, log_v);
+            bar.message(line);
+            save();
+          }
+        }
+      } catch (const TrainingDiverged& e) {
+        bar.finish();
+        std::cerr << "next_token_predictor: " << e.what() << "\n  the last good checkpoint, step " << saved
+                  << ", is in " << out << "/\n";
+        return 1;
+      }
+      bar.finish();
+      std::printf("trained %lld steps in %.1f s (%.0f tokens/s)\n", (long long)train.max_iters, bar.seconds(),
+                  bar.tokens_per_second());
+      save_loss_curve_svg(out + "/loss.svg", trainer.history(),
+                          "next-token predictor: " + std::to_string(trainer.model().parameter_count()) +
+                              " parameters, V = " + std::to_string(config.vocab_size),
+                          log_v);
+      std::printf("saved the model, its vocabulary and loss.svg in %s/\n", out.c_str());
+      std::printf("val loss %.4f\n", trainer.split_loss(Trainer<float>::Split::val));  // the whole split
+      model = std::make_unique<GPT<float>>(trainer.model());
+    } else {  // a saved model: its loss on this text's validation part
+      std::printf("val loss %.4f\n", dataset_loss(*model, split.val, train.batch_size, model->config().n_positions));
+    }
+
+    // ---- 4. prediction: the most likely next tokens, and a sampled continuation ----
+    Rng rng(train.seed);
+    for (const char* prompt : {"ROMEO:", "First Citizen:\nWe are", "To be, or not to be, that is"}) {
+      try {
+        predict(*model, *tok, prompt, rng);
+      } catch (const ArgumentError& e) {  // e.g. a character this vocabulary never saw
+        std::printf("\nprompt \"%s\": skipped (%s)\n", prompt, e.what());
+      }
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "next_token_predictor: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}
