@@ -16,8 +16,9 @@ GPT<float> random_model(GPTConfig c, std::uint64_t seed = 3) {
   GPT<float> model(c);
   Rng rng(seed);
   model.init_weights(rng);
-  // Stronger weights than GPT-2's init, so attention is far from uniform.
-  for (Index i = 0; i < model.parameters().size(); ++i) model.parameters().data()[i] *= 8.0f;
+  // Stronger weights than GPT-2's init, so attention is far from uniform (and yet the logits
+  // stay in a range where float rounding is the only difference between two orders of sums).
+  for (Index i = 0; i < model.parameters().size(); ++i) model.parameters().data()[i] *= 4.0f;
   return model;
 }
 
@@ -57,6 +58,7 @@ TEST_CASE("incremental logits with the KV cache equal the full forward's", "[gen
   step(4);
   while (t < T) step(1);
   CHECK(cache.size() == T);
+  INFO("worst relative error " << worst);
   CHECK(worst <= 1e-5);
 
   // The cache refuses to grow past the block size, naming it.
