@@ -3,8 +3,10 @@
 #include "common.hpp"
 
 #include <catch2/catch.hpp>
+#include <minigpt/minigpt.hpp>
 
 #include <array>
+#include <sstream>
 #include <cstdio>
 #include <sys/wait.h>
 
@@ -81,4 +83,29 @@ TEST_CASE("generate answers bad flags and bad folders with one line", "[programs
   const Run no_tokenizer = run("--model " + test::data("gpt2-tiny") + " --prompt \"hello\"");
   CHECK(no_tokenizer.status == 1);
   CHECK_THAT(no_tokenizer.out, Contains("gpt2-tiny"));
+}
+
+TEST_CASE("generate --prompt reads text and streams text with the GPT-2 tokenizer", "[programs][generation]") {
+  // A small random model over GPT-2's vocabulary, saved beside GPT-2's tokenizer files, as a
+  // Hugging Face gpt2 folder holds them.
+  using namespace minigpt;
+  const std::string dir = test::scratch("generate-text");
+  GPT<float> model(GPTConfig::make(1, 2, 16, 64, 50257));
+  Rng rng(5);
+  model.init_weights(rng);
+  save_model(model, dir);
+  auto tokenizer = load_tokenizer(test::data("gpt2"));
+  tokenizer->save(dir);
+
+  const std::string prompt = "Hello, 세계! The quick brown fox";
+  const Run text = run("--model " + dir + " --prompt \"" + prompt + "\" --max-new-tokens 12 --seed 3");
+  const Run ids = run("--model " + dir + " --prompt \"" + prompt + "\" --max-new-tokens 12 --seed 3 --print-ids");
+  REQUIRE(text.status == 0);
+  REQUIRE(ids.status == 0);
+  // The text is the prompt, then exactly the bytes of the generated ids.
+  std::vector<TokenId> generated;
+  std::istringstream in(ids.out);
+  for (int id; in >> id;) generated.push_back(id);
+  CHECK(generated.size() == 12);
+  CHECK(text.out == prompt + tokenizer->decode(generated) + "\n");
 }
