@@ -46,9 +46,10 @@ inline double eigen_gemm_gflops(minigpt::Index n = 2048) {
   return 2.0 * double(n) * double(n) * double(n) / s / 1e9;
 }
 
-// Bytes copied per second by all threads, each copying its share of a 512 MB buffer.
+// Bytes copied per second by all threads, each copying its share of a 1 GB buffer (four
+// times this machine's last-level cache, so the copy runs from and to memory).
 inline double copy_bandwidth_gbs() {
-  const std::size_t n = std::size_t(512) << 20;
+  const std::size_t n = std::size_t(1) << 30;
   std::vector<char> src(n, 1), dst(n, 0);
   const minigpt::Index parts = 64;
   const double s = time_median(5, [&] {
@@ -58,6 +59,22 @@ inline double copy_bandwidth_gbs() {
     });
   });
   return double(n) / s / 1e9;
+}
+
+// Bytes read per second by all threads summing a 1 GB buffer of floats: what decoding does
+// with the weights.
+inline double read_bandwidth_gbs() {
+  const minigpt::Index n = minigpt::Index(1) << 28;  // floats
+  std::vector<float> data(static_cast<std::size_t>(n), 1.0f);
+  const minigpt::Index parts = 64, chunk = n / parts;
+  std::vector<double> sums(parts);
+  const double s = time_median(5, [&] {
+    minigpt::detail::parallel_for(parts, 1e9, [&](minigpt::Index p) {
+      sums[static_cast<std::size_t>(p)] =
+          Eigen::Map<const Eigen::ArrayXf>(data.data() + p * chunk, chunk).sum();
+    });
+  });
+  return double(n) * sizeof(float) / s / 1e9;
 }
 
 // Runs the PyTorch peer with `threads` threads and returns its JSON line (null when python,
