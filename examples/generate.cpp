@@ -47,21 +47,26 @@ int main(int argc, char** argv) {
   GenerateOptions options;
   std::uint64_t seed = 1337;
   bool print_ids = false;
-  app.add_option("--model", model_dir, "folder with config.json and model.safetensors")->required();
+  app.add_option("--model", model_dir, "folder with config.json and model.safetensors (required)");
   auto* text_flag = app.add_option("--prompt", prompt, "prompt text (needs the model's tokenizer files)");
   auto* ids_flag = app.add_option("--prompt-ids", prompt_ids, "prompt as token ids, e.g. \"464 2068 7586\"");
   text_flag->excludes(ids_flag);
   app.add_option("--tokenizer", tokenizer_dir, "folder with the tokenizer files (default: the --model folder)");
-  app.add_option("--max-new-tokens", max_new_tokens, "how many tokens to generate (default 50)");
+  app.add_option("--max-new-tokens", max_new_tokens, "how many tokens to generate, up to a million (default 50)")
+      ->check(CLI::Range(Index(0), Index(1000000)));
   app.add_option("--temperature", options.sampling.temperature,
-                 "randomness: 0 = always the most likely token (greedy), 1 = the model's own probabilities (default 1)");
-  app.add_option("--top-k", options.sampling.top_k, "sample only among the k most likely tokens (0 = all, default)");
+                 "randomness: 0 = always the most likely token (greedy), 1 = the model's own probabilities (default 1)")
+      ->check(CLI::Range(0.0, 100.0));
+  app.add_option("--top-k", options.sampling.top_k, "sample only among the k most likely tokens (0 = all, default)")
+      ->check(CLI::NonNegativeNumber);
   app.add_option("--top-p", options.sampling.top_p,
-                 "sample only among the most likely tokens whose probabilities add up to p (default 1 = all)");
+                 "sample only among the most likely tokens whose probabilities add up to p (default 1 = all)")
+      ->check(CLI::Range(0.0, 1.0));
   app.add_option("--seed", seed, "random seed: the same seed gives the same text (default 1337)");
   app.add_flag("--print-ids", print_ids, "print only the generated ids, space-separated, on one line");
   try {
-    app.parse(argc, argv);
+    app.parse(argc, argv);  // unknown flags and bad values first, then what is missing
+    if (model_dir.empty()) throw CLI::ValidationError("--model DIR is required");
     if (prompt.empty() && prompt_ids.empty()) throw CLI::ValidationError("give a prompt: --prompt TEXT or --prompt-ids IDS");
   } catch (const CLI::CallForHelp&) {
     std::cout << app.help();
@@ -120,7 +125,8 @@ int main(int argc, char** argv) {
     });
     std::printf("\n");
   } catch (const std::exception& e) {
-    std::cerr << "generate: " << e.what() << "\n";
+    const std::string what = e.what();  // library errors from generate() already start with "generate: "
+    std::cerr << (what.rfind("generate: ", 0) == 0 ? "" : "generate: ") << what << "\n";
     return 1;
   }
   return 0;

@@ -63,6 +63,16 @@ TEST_CASE("generate answers bad flags and bad folders with one line", "[programs
   CHECK_THAT(bad_flag.out, Contains("--top-kk"));
   CHECK(std::count(bad_flag.out.begin(), bad_flag.out.end(), '\n') == 1);
 
+  const Run unknown_alone = run("--bogus");
+  CHECK(unknown_alone.status == 2);
+  CHECK_THAT(unknown_alone.out, Contains("--bogus"));
+
+  const Run too_many = run("--model x --prompt-ids 1 --max-new-tokens 99999999999999999999");
+  CHECK(too_many.status == 2);
+  CHECK_THAT(too_many.out, Contains("--max-new-tokens"));
+  CHECK(run("--model x --prompt-ids 1 --top-p 1.5").status == 2);
+  CHECK(run("--model x --prompt-ids 1 --temperature -1").status == 2);
+
   const Run no_folder = run("--model does-not-exist --prompt-ids \"1 2\"");
   CHECK(no_folder.status == 1);
   CHECK_THAT(no_folder.out, Contains("does-not-exist") && Contains("not a folder"));

@@ -5,6 +5,9 @@
 #include <catch2/catch.hpp>
 #include <minigpt/minigpt.hpp>
 
+#include <filesystem>
+#include <set>
+
 using namespace minigpt;
 using Catch::Matchers::Contains;
 
@@ -20,8 +23,11 @@ TEST_CASE("a saved model loads back bit for bit, tied and untied", "[checkpoint]
     GPT<float> back = load_model<float>(dir + "/model");
     CHECK(back.config() == c);
     CHECK((back.parameters().flat() == model.parameters().flat()).all());
-    // No temporary files are left behind.
-    CHECK(!detail::file_exists(dir + "/model/model.safetensors.tmp." + std::to_string(::getpid())));
+    // Exactly the two files, no temporaries left behind.
+    std::set<std::string> files;
+    for (const auto& entry : std::filesystem::directory_iterator(dir + "/model"))
+      files.insert(entry.path().filename().string());
+    CHECK(files == std::set<std::string>{"config.json", "model.safetensors"});
   }
 }
 

@@ -14,8 +14,9 @@
 // exactly: a missing, misshapen, unknown or non-finite tensor is a FileError naming the file
 // and the tensor.
 //
-// Saving writes F32 (F64 for double models), each file through a temporary file and a
-// rename; a saved model loads back bit for bit.
+// Saving writes F32 (F64 for double models). Both files are written to temporary files and
+// flushed before either is renamed into place, so a full disk or a read-only folder leaves the
+// previous model whole; a saved model loads back bit for bit.
 //
 // Example:
 //     GPT<float> model = load_model<float>("gpt2");   // folder with config.json + model.safetensors
@@ -115,13 +116,16 @@ GPT<S> load_model(const std::string& dir) {
 
 template <typename S>
 void save_model(const GPT<S>& model, const std::string& dir) {
+  model.config().validate(dir + "/config.json");
   detail::make_directories(dir);
   const Parameters<S>& p = model.parameters();
   std::vector<TensorToWrite<S>> tensors;
   for (const TensorInfo& info : p.table().entries()) tensors.push_back({info.name, info.shape, p.data() + info.offset});
-  // Weights first, config second: a folder never holds a config newer than its weights.
-  save_safetensors<S>(dir + "/model.safetensors", tensors);
-  save_config(model.config(), dir + "/config.json");
+  const SafetensorsFile<S> weights(tensors);
+  const std::string config = config_to_json(model.config()).dump(2) + "\n";
+  // Both files are written in full before either replaces its old copy.
+  detail::write_files_atomic({{dir + "/model.safetensors", weights.pieces()},
+                              {dir + "/config.json", {{config.data(), config.size()}}}});
 }
 
 }  // namespace minigpt

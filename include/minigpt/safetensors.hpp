@@ -327,34 +327,54 @@ struct TensorToWrite {
   const S* data;
 };
 
-// Writes tensors (F32 for float, F64 for double) in the given order, with metadata, to path,
-// atomically: the previous file stays intact unless the new one is complete.
+// A safetensors file ready to write: its 8-byte length and JSON header, followed by the
+// tensors' own memory (not copied). Tensors are F32 for float and F64 for double, in the
+// given order.
+template <typename S>
+class SafetensorsFile {
+ public:
+  SafetensorsFile(const std::vector<TensorToWrite<S>>& tensors,
+                  const std::map<std::string, std::string>& metadata = {{"format", "pt"}}) {
+    static_assert(std::is_same<S, float>::value || std::is_same<S, double>::value, "float or double");
+    nlohmann::ordered_json header;
+    Index offset = 0;
+    for (const auto& t : tensors) {
+      const Index bytes = Tensor<S>::count(t.shape) * static_cast<Index>(sizeof(S));
+      header[t.name] = {{"dtype", std::is_same<S, float>::value ? "F32" : "F64"},
+                        {"shape", t.shape},
+                        {"data_offsets", {offset, offset + bytes}}};
+      offset += bytes;
+    }
+    if (!metadata.empty()) header["__metadata__"] = metadata;
+    std::string json = header.dump();
+    json.append((8 - json.size() % 8) % 8, ' ');  // keep the data 8-byte aligned, as the format suggests
+    const std::uint64_t n = json.size();
+    prefix_.assign(8, '\0');
+    for (int i = 0; i < 8; ++i) prefix_[static_cast<std::size_t>(i)] = static_cast<char>((n >> (8 * i)) & 0xff);
+    prefix_ += json;
+    pieces_.emplace_back(prefix_.data(), prefix_.size());
+    for (const auto& t : tensors)
+      pieces_.emplace_back(reinterpret_cast<const char*>(t.data),
+                           static_cast<std::size_t>(Tensor<S>::count(t.shape)) * sizeof(S));
+  }
+  SafetensorsFile(const SafetensorsFile&) = delete;  // pieces_ points into prefix_
+  SafetensorsFile& operator=(const SafetensorsFile&) = delete;
+
+  // For detail::write_files_atomic, when several files must be replaced together.
+  const std::vector<std::pair<const char*, std::size_t>>& pieces() const { return pieces_; }
+
+ private:
+  std::string prefix_;
+  std::vector<std::pair<const char*, std::size_t>> pieces_;
+};
+
+// Writes tensors with metadata to path, atomically: the previous file stays intact unless the
+// new one is complete.
 template <typename S>
 void save_safetensors(const std::string& path, const std::vector<TensorToWrite<S>>& tensors,
                       const std::map<std::string, std::string>& metadata = {{"format", "pt"}}) {
-  static_assert(std::is_same<S, float>::value || std::is_same<S, double>::value, "float or double");
-  nlohmann::ordered_json header;
-  Index offset = 0;
-  std::vector<std::pair<const char*, std::size_t>> pieces;
-  for (const auto& t : tensors) {
-    const Index bytes = Tensor<S>::count(t.shape) * static_cast<Index>(sizeof(S));
-    header[t.name] = {{"dtype", std::is_same<S, float>::value ? "F32" : "F64"},
-                      {"shape", t.shape},
-                      {"data_offsets", {offset, offset + bytes}}};
-    offset += bytes;
-  }
-  if (!metadata.empty()) header["__metadata__"] = metadata;
-  std::string json = header.dump();
-  json.append((8 - json.size() % 8) % 8, ' ');  // keep the data 8-byte aligned, as the format suggests
-  std::string prefix(8, '\0');
-  std::uint64_t n = json.size();
-  for (int i = 0; i < 8; ++i) prefix[static_cast<std::size_t>(i)] = static_cast<char>((n >> (8 * i)) & 0xff);
-  prefix += json;
-  pieces.emplace_back(prefix.data(), prefix.size());
-  for (const auto& t : tensors)
-    pieces.emplace_back(reinterpret_cast<const char*>(t.data),
-                        static_cast<std::size_t>(Tensor<S>::count(t.shape)) * sizeof(S));
-  detail::write_file_atomic(path, pieces);
+  const SafetensorsFile<S> file(tensors, metadata);
+  detail::write_file_atomic(path, file.pieces());
 }
 
 }  // namespace minigpt

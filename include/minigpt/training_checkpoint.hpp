@@ -130,14 +130,6 @@ inline nlohmann::json read_json_file(const std::string& path) {
   }
 }
 
-// Flushes a folder's entries (new names, renames) to disk.
-inline void fsync_directory(const std::string& dir) {
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return;  // best effort: some filesystems refuse to open folders
-  (void)::fsync(fd);
-  ::close(fd);
-}
-
 // Is dir a folder that a save may replace: missing, empty, or a training checkpoint?
 inline bool replaceable_checkpoint_folder(const std::string& dir) {
   std::error_code ec;
