@@ -15,29 +15,8 @@
 
 #include <cstdio>
 #include <iostream>
-#include <sstream>
 
 using namespace minigpt;
-
-// "464 2068 7586" -> {464, 2068, 7586}; anything else is an error naming the bad piece.
-static std::vector<TokenId> parse_ids(const std::string& text) {
-  std::istringstream in(text);
-  std::vector<TokenId> ids;
-  std::string piece;
-  while (in >> piece) {
-    std::size_t used = 0;
-    long long id = -1;
-    try {
-      id = std::stoll(piece, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used != piece.size() || id < 0 || id > INT32_MAX)
-      throw ArgumentError("--prompt-ids: '" + piece + "' is not a token id (a non-negative integer)");
-    ids.push_back(static_cast<TokenId>(id));
-  }
-  return ids;
-}
 
 int main(int argc, char** argv) {
   // ---- 1. flags ----
@@ -93,7 +72,7 @@ int main(int argc, char** argv) {
                           " tokens, more than the model's vocab_size " + std::to_string(model.config().vocab_size));
 
     // ---- 3. the prompt as ids ----
-    const std::vector<TokenId> ids = prompt.empty() ? parse_ids(prompt_ids) : tokenizer->encode(prompt);
+    const std::vector<TokenId> ids = prompt.empty() ? parse_token_ids(prompt_ids, "--prompt-ids") : tokenizer->encode(prompt);
     if (ids.empty()) throw ArgumentError("the prompt is empty: there is nothing to continue");
     if (static_cast<Index>(ids.size()) > model.config().n_positions)
       std::cerr << "note: the prompt has " << ids.size() << " tokens; the model reads the last "

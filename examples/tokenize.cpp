@@ -21,7 +21,6 @@
 #include <cstdio>
 #include <iostream>
 #include <iterator>
-#include <sstream>
 
 using namespace minigpt;
 
@@ -29,26 +28,6 @@ using namespace minigpt;
 static std::string read_stdin() {
   std::ios::sync_with_stdio(false);
   return std::string(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
-}
-
-// "15496 995" -> {15496, 995}; anything that is not a whole number is an error naming it.
-static std::vector<TokenId> parse_ids(const std::string& text) {
-  std::istringstream in(text);
-  std::vector<TokenId> ids;
-  std::string word;
-  while (in >> word) {
-    std::size_t used = 0;
-    long long id = -1;
-    try {
-      id = std::stoll(word, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used != word.size() || id < 0 || id > INT32_MAX)
-      throw ArgumentError("'" + word + "' on standard input is not a token id (a whole number >= 0)");
-    ids.push_back(static_cast<TokenId>(id));
-  }
-  return ids;
 }
 
 // A token's bytes, printable: "Ġ" style would hide Korean, so show text, and \xNN for broken bytes.
@@ -161,7 +140,7 @@ int main(int argc, char** argv) {
       for (std::size_t i = 0; i < ids.size(); ++i) line += (i ? " " : "") + std::to_string(ids[i]);
       std::cout << line << "\n";
     } else if (decode->parsed()) {
-      const std::string bytes = tok->decode(parse_ids(read_stdin()));
+      const std::string bytes = tok->decode(parse_token_ids(read_stdin(), "standard input"));
       std::fwrite(bytes.data(), 1, bytes.size(), stdout);
     } else {
       const auto* bpe = dynamic_cast<const BPETokenizer*>(tok.get());

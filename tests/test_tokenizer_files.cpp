@@ -195,3 +195,13 @@ TEST_CASE("load_tokenizer tells what a folder holds", "[tokenizer][files]") {
   CHECK(back->kind() == "char");
   CHECK(back->encode("hello") == chars.encode("hello"));
 }
+
+TEST_CASE("token ids written as text parse, and anything else is named", "[tokenizer]") {
+  CHECK(parse_token_ids("15496 995\n", "stdin") == std::vector<TokenId>{15496, 995});
+  CHECK(parse_token_ids("  0\t2147483647 ", "stdin") == std::vector<TokenId>{0, 2147483647});
+  CHECK(parse_token_ids("", "stdin").empty());
+  CHECK_THROWS_WITH(parse_token_ids("1 two", "stdin"), Catch::Matchers::Contains("stdin: 'two'"));
+  CHECK_THROWS_WITH(parse_token_ids("-1", "x"), Catch::Matchers::Contains("'-1'"));
+  CHECK_THROWS_WITH(parse_token_ids("2147483648", "x"), Catch::Matchers::Contains("not a token id"));
+  CHECK_THROWS_WITH(parse_token_ids("99999999999999999999", "x"), Catch::Matchers::Contains("not a token id"));
+}

@@ -674,13 +674,7 @@ namespace detail {
 // Reads a {token: id} JSON vocabulary into bytes by id. Returns also spelling -> id.
 inline std::vector<std::string> read_bpe_vocab(const std::string& path,
                                                std::unordered_map<std::string, TokenId>& by_spelling) {
-  const std::string text = read_file(path, std::size_t(128) << 20);
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::exception& e) {
-    throw FileError(path, "json", std::string("malformed JSON: ") + e.what());
-  }
+  const nlohmann::json j = read_json_file(path, std::size_t(128) << 20);
   if (!j.is_object()) throw FileError(path, "json", "expected an object {token: id}");
   const std::size_t V = j.size();
   std::vector<std::string> tokens(V);

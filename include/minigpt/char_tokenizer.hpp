@@ -68,13 +68,7 @@ class CharTokenizer : public Tokenizer {
 
   // Reads dir/char_vocab.json (or the file itself when given a path to it).
   static CharTokenizer load(const std::string& path) {
-    const std::string text = detail::read_file(path, std::size_t(64) << 20);
-    nlohmann::json j;
-    try {
-      j = nlohmann::json::parse(text);
-    } catch (const nlohmann::json::exception& e) {
-      throw FileError(path, "json", std::string("malformed JSON: ") + e.what());
-    }
+    const nlohmann::json j = detail::read_json_file(path, std::size_t(64) << 20);
     if (!j.is_object()) throw FileError(path, "json", "expected an object");
     if (!j.contains("type") || j["type"] != "char")
       throw FileError(path, "type", "expected \"char\"");

@@ -236,14 +236,7 @@ inline nlohmann::json config_to_json(const GPTConfig& c) {
 }
 
 inline GPTConfig load_config(const std::string& path) {
-  const std::string text = detail::read_file(path, std::size_t(64) << 20);
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::exception& e) {
-    throw FileError(path, "json", std::string("malformed JSON: ") + e.what());
-  }
-  return config_from_json(j, path);
+  return config_from_json(detail::read_json_file(path, std::size_t(64) << 20), path);
 }
 
 inline void save_config(const GPTConfig& c, const std::string& path) {

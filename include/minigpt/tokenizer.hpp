@@ -109,4 +109,30 @@ class Tokenizer {
   }
 };
 
+// Token ids written as text, "15496 995" -> {15496, 995}: what the programs read from a
+// flag or standard input. Anything that is not a whole number from 0 to 2^31 - 1 is an
+// ArgumentError naming it and `where` it came from. (Whether an id is in a vocabulary is the
+// tokenizer's or the model's check.)
+inline std::vector<TokenId> parse_token_ids(std::string_view text, const std::string& where) {
+  std::vector<TokenId> ids;
+  std::size_t i = 0;
+  while (i < text.size()) {
+    while (i < text.size() && (text[i] == ' ' || text[i] == '\t' || text[i] == '\n' || text[i] == '\r')) ++i;
+    const std::size_t start = i;
+    while (i < text.size() && !(text[i] == ' ' || text[i] == '\t' || text[i] == '\n' || text[i] == '\r')) ++i;
+    if (start == i) break;
+    const std::string_view word = text.substr(start, i - start);
+    long long id = 0;
+    bool ok = word.size() <= 10;
+    for (char c : word) {
+      ok = ok && c >= '0' && c <= '9';
+      if (ok) id = id * 10 + (c - '0');
+    }
+    if (!ok || id > 2147483647LL)
+      throw ArgumentError(where + ": '" + std::string(word) + "' is not a token id (a whole number >= 0)");
+    ids.push_back(static_cast<TokenId>(id));
+  }
+  return ids;
+}
+
 }  // namespace minigpt

@@ -121,15 +121,6 @@ void load_optimizer_state(AdamW<S>& opt, const std::string& path, Index expected
 
 namespace detail {
 
-inline nlohmann::json read_json_file(const std::string& path) {
-  const std::string text = read_file(path, std::size_t(256) << 20);
-  try {
-    return nlohmann::json::parse(text);
-  } catch (const nlohmann::json::exception& e) {
-    throw FileError(path, "json", std::string("malformed JSON: ") + e.what());
-  }
-}
-
 // Is dir a folder that a save may replace: missing, empty, or a training checkpoint?
 inline bool replaceable_checkpoint_folder(const std::string& dir) {
   std::error_code ec;

@@ -9,6 +9,8 @@
 
 #include "../error.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -45,6 +47,16 @@ inline std::string read_file(const std::string& path,
   if (size > 0 && !in.read(&bytes[0], size))
     throw FileError(path, "", "read failed after " + std::to_string(in.gcount()) + " bytes");
   return bytes;
+}
+
+// A whole JSON file, parsed; malformed JSON is a FileError naming the file.
+inline nlohmann::json read_json_file(const std::string& path, std::size_t max_bytes = std::size_t(256) << 20) {
+  const std::string text = read_file(path, max_bytes);
+  try {
+    return nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception& e) {
+    throw FileError(path, "json", std::string("malformed JSON: ") + e.what());
+  }
 }
 
 inline bool is_directory(const std::string& path) {
