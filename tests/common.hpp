@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,29 @@ double relative_error(const A* a, const B* b, std::size_t n) {
     den = std::max(den, std::abs(static_cast<double>(b[i])));
   }
   return den == 0 ? num : num / den;
+}
+
+// The derivative of loss() with respect to the scalar x, by the five-point central stencil
+//   f'(x) ≈ (f(x − 2h) − 8 f(x − h) + 8 f(x + h) − f(x + 2h)) / 12h.
+// Its truncation error is O(h⁴) and its rounding error about ε |f| / h: with h = 1e-4 in
+// double both sit near 1e-12 |f|, far below the 1e-6 the gradient tests ask for, on any
+// CPU. (The two-point difference (f(x + h) − f(x − h)) / 2h needs a smaller h to keep its
+// O(h²) error down, and its rounding error then comes within sight of 1e-6.)
+inline double central_difference(double& x, const std::function<double()>& loss, double h = 1e-4) {
+  const double saved = x;
+  auto at = [&](double offset) {
+    x = saved + offset;
+    return loss();
+  };
+  const double d = (at(-2 * h) - 8 * at(-h) + 8 * at(h) - at(2 * h)) / (12 * h);
+  x = saved;
+  return d;
+}
+
+// How far an analytic derivative a is from a numeric one n: relative to their size, and
+// absolute below 1e-3 (where a relative error means nothing).
+inline double gradient_disagreement(double a, double n) {
+  return std::abs(a - n) / std::max(1e-3, std::abs(a) + std::abs(n));
 }
 
 // A reference tensor from a committed golden file, in double.

@@ -1,6 +1,7 @@
 // Gradients of every module and of the whole model against central finite differences, in
 // double precision.
 #include <catch2/catch.hpp>
+#include "common.hpp"
 #include <minigpt/gpt.hpp>
 #include <minigpt/loss.hpp>
 
@@ -58,18 +59,10 @@ TEST_CASE("whole-model gradients match finite differences", "[gradients]") {
       const Parameters<double> analytic = model.gradients();
 
       double max_err = 0;
-      const double h = 1e-6;
+      auto loss = [&] { return model_loss(model, ids, targets, B, T); };
       for (Index i = 0; i < model.parameters().size(); ++i) {
-        double& w = model.parameters().data()[i];
-        const double saved = w;
-        w = saved + h;
-        const double up = model_loss(model, ids, targets, B, T);
-        w = saved - h;
-        const double down = model_loss(model, ids, targets, B, T);
-        w = saved;
-        const double numeric = (up - down) / (2 * h);
-        const double a = analytic.data()[i];
-        max_err = std::max(max_err, std::abs(a - numeric) / std::max(1e-3, std::abs(a) + std::abs(numeric)));
+        const double numeric = test::central_difference(model.parameters().data()[i], loss);
+        max_err = std::max(max_err, test::gradient_disagreement(analytic.data()[i], numeric));
       }
       INFO("activation " << activation << ", tied " << tied);
       CHECK(max_err < 1e-6);

@@ -8,8 +8,9 @@
 //
 // Every check takes the scalar  L = Σ R ⊙ out  for a fixed random R, so that the backward
 // starts from dout = R, and compares each input's and parameter's analytic gradient with
-// (L(w + h) − L(w − h)) / 2h.
+// the five-point central difference of L (common.hpp).
 #include <catch2/catch.hpp>
+#include "common.hpp"
 #include <minigpt/attention.hpp>
 #include <minigpt/decoder_block.hpp>
 #include <minigpt/embedding.hpp>
@@ -46,21 +47,12 @@ std::vector<double> random_vector(Index n, Rng& rng, double scale = 1.0, double 
 // L = Σ R ⊙ out
 double weighted_sum(const Mat& out, const Mat& R) { return (out.array() * R.array()).sum(); }
 
-// The largest relative disagreement between analytic[i] and the central difference of loss()
-// with respect to x[i], over all n entries.
+// The largest disagreement between analytic[i] and the numeric derivative of loss() with
+// respect to x[i], over all n entries (common.hpp: five-point stencil, relative error).
 double max_gradient_error(double* x, const double* analytic, Index n, const std::function<double()>& loss) {
-  const double h = 1e-6;
   double worst = 0;
-  for (Index i = 0; i < n; ++i) {
-    const double saved = x[i];
-    x[i] = saved + h;
-    const double up = loss();
-    x[i] = saved - h;
-    const double down = loss();
-    x[i] = saved;
-    const double numeric = (up - down) / (2 * h);
-    worst = std::max(worst, std::abs(analytic[i] - numeric) / std::max(1e-3, std::abs(analytic[i]) + std::abs(numeric)));
-  }
+  for (Index i = 0; i < n; ++i)
+    worst = std::max(worst, test::gradient_disagreement(analytic[i], test::central_difference(x[i], loss)));
   return worst;
 }
 
