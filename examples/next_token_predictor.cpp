@@ -13,10 +13,13 @@
 //   generate --model shakespeare-char --prompt "ROMEO:"    # the saved folder is a model folder
 //
 // The recipe is nanoGPT's config/train_shakespeare_char.py at its CPU scale: AdamW (beta2
-// 0.99, weight decay 0.1), learning rate warmed up over 100 steps to 1e-3 and decayed by a
-// cosine to 1e-4 at the last step, gradients clipped to length 1, no dropout; the validation
-// loss is estimated every 250 steps on 20 batches, and at the end measured on the whole
-// validation text (the last 10% of the file, never trained on).
+// 0.99, weight decay 0.1), the learning rate warmed up over 100 steps and decayed by a cosine
+// to a tenth of its peak at the last step, gradients clipped to length 1, no dropout; the
+// validation loss is estimated every 250 steps on 20 batches, and at the end measured on the
+// whole validation text (the last 10% of the file, never trained on). One change: the peak
+// learning rate is 2e-3, not nanoGPT's 1e-3. In 2,000 steps the baby GPT is still far from
+// done, and the bolder rate ends at a validation loss of about 1.82 instead of 1.91
+// (--lr 1e-3 runs nanoGPT's recipe exactly).
 #include <minigpt/minigpt.hpp>
 #include <minigpt/bpe_trainer.hpp>
 #include <minigpt/char_tokenizer.hpp>
@@ -81,7 +84,8 @@ int main(int argc, char** argv) {
   std::string data = std::string(MINIGPT_DATA_DIR) + "/tinyshakespeare.txt", tokenizer_spec = "char";
   std::string out = "shakespeare-char", predict_dir;
   GPTConfig config = GPTConfig::make(4, 4, 128, 64, 0);  // nanoGPT's baby GPT; V comes from the tokenizer
-  TrainOptions train;                                     // batch 12, 2,000 steps, lr 1e-3 ... (training.hpp)
+  TrainOptions train;                                     // batch 12, 2,000 steps ... (training.hpp)
+  double lr = 2e-3;
   app.add_option("--data", data, "training text (default: the bundled tinyshakespeare)");
   app.add_option("--tokenizer", tokenizer_spec, "char, bpe:N (train a BPE of N tokens on the data) or a folder");
   app.add_option("--n-layer", config.n_layer, "decoder blocks (default 4)")->check(CLI::PositiveNumber);
@@ -90,6 +94,7 @@ int main(int argc, char** argv) {
   app.add_option("--block-size", config.n_positions, "context length T (default 64)")->check(CLI::PositiveNumber);
   app.add_option("--batch-size", train.batch_size, "sequences per step B (default 12)")->check(CLI::PositiveNumber);
   app.add_option("--max-iters", train.max_iters, "training steps (default 2000)")->check(CLI::NonNegativeNumber);
+  app.add_option("--lr", lr, "peak learning rate (default 2e-3; nanoGPT's recipe uses 1e-3)")->check(CLI::PositiveNumber);
   app.add_option("--seed", train.seed, "random seed: weights, batches, sampling (default 1337)");
   app.add_option("--out", out, "folder for the model, its vocabulary and loss.svg (default shakespeare-char)");
   app.add_option("--predict", predict_dir, "use the model saved in this folder; do not train");
@@ -123,8 +128,7 @@ int main(int argc, char** argv) {
       config.vocab_size = tok->vocab_size();
       config.validate("flags");
       train.block_size = config.n_positions;
-      train.lr.warmup = std::min<Index>(100, train.max_iters / 10);
-      train.lr.decay_steps = train.max_iters;
+      train.lr = {lr, lr / 10, std::min<Index>(100, train.max_iters / 10), train.max_iters};  // warm-up, cosine
       Trainer<float> trainer(config, train, split);
       std::printf("model: %lld layers, %lld heads, C = %lld, T = %lld: %lld parameters; %lld tokens per step, "
                   "%lld steps (%d threads, %lld shards)\n",

@@ -107,10 +107,11 @@ class AdamW {
   }
 
   // One update of params from grads with learning rate lr (the schedule's value for this
-  // step). Returns the name of the first tensor (table order) that holds a non-finite value
-  // after the update, or "" when all are finite: the check rides along the update, so it
-  // costs no extra pass over the weights.
-  std::string step(Parameters<S>& params, const Parameters<S>& grads, double lr) {
+  // step); every gradient is first multiplied by grad_scale (clip_scale(): clipping folded
+  // into the update, so it costs no pass of its own). Returns the name of the first tensor
+  // (table order) that holds a non-finite value after the update, or "" when all are
+  // finite: that check rides along the update too.
+  std::string step(Parameters<S>& params, const Parameters<S>& grads, double lr, double grad_scale = 1.0) {
     if (params.size() != m_.size() || grads.size() != m_.size())
       throw ArgumentError("AdamW::step: the weights (" + std::to_string(params.size()) + "), gradients (" +
                           std::to_string(grads.size()) + ") and moments (" + std::to_string(m_.size()) +
@@ -124,6 +125,7 @@ class AdamW {
     const S inv_sqrt_bias2 = static_cast<S>(1.0 / std::sqrt(bias2));
     const S eps = static_cast<S>(options_.eps), sb1 = static_cast<S>(b1), sb2 = static_cast<S>(b2);
     const S one_minus_b1 = static_cast<S>(1.0 - b1), one_minus_b2 = static_cast<S>(1.0 - b2);
+    const S scale = static_cast<S>(grad_scale);
 
     // The table's tensors, cut into chunks of at most 2^16 scalars so both cores share even
     // the one big embedding matrix. Each chunk remembers whether it saw a non-finite weight.
@@ -149,7 +151,8 @@ class AdamW {
       using Array = Eigen::Map<Eigen::Array<S, Eigen::Dynamic, 1>>;
       const Index n = ch.end - ch.begin;
       Array P(p + ch.begin, n), M(m + ch.begin, n), V(v + ch.begin, n);
-      const Eigen::Map<const Eigen::Array<S, Eigen::Dynamic, 1>> G(g + ch.begin, n);
+      const Eigen::Map<const Eigen::Array<S, Eigen::Dynamic, 1>> G_raw(g + ch.begin, n);
+      const auto G = G_raw * scale;                        // g (clipped)
       P *= decay;                                          // p ← p (1 − lr wd)
       M = sb1 * M + one_minus_b1 * G;                      // m ← β1 m + (1 − β1) g
       V = sb2 * V + one_minus_b2 * G.square();             // v ← β2 v + (1 − β2) g²
@@ -195,11 +198,18 @@ double grad_norm(const Parameters<S>& grads) {
 // (as torch.nn.utils.clip_grad_norm_ does). Returns the length before clipping; a
 // non-finite length is returned as it is and nothing is scaled.
 //   Example: gradients (3, 4), max_norm 1  ->  length 5, gradients become (0.6, 0.8).
+//
+// clip_scale(norm, max_norm) is that factor alone (1 when no clipping is due), for
+// AdamW::step's grad_scale.
+inline double clip_scale(double norm, double max_norm) {
+  return max_norm > 0.0 && std::isfinite(norm) && norm > max_norm ? max_norm / (norm + 1e-6) : 1.0;
+}
+
 template <typename S>
 double clip_grad_norm(Parameters<S>& grads, double max_norm) {
   const double norm = grad_norm(grads);
-  if (max_norm > 0.0 && std::isfinite(norm) && norm > max_norm) {
-    const S scale = static_cast<S>(max_norm / (norm + 1e-6));
+  if (clip_scale(norm, max_norm) != 1.0) {
+    const S scale = static_cast<S>(clip_scale(norm, max_norm));
     const Index chunk = Index(1) << 16, n = grads.size();
     detail::for_each_chunk(n, (n + chunk - 1) / chunk, [&](Index c) {
       grads.flat().segment(c * chunk, std::min(chunk, n - c * chunk)) *= scale;

@@ -31,7 +31,11 @@ void linear_forward(MatrixRef<S> out, const ConstMatrixRef<S>& in, const Eigen::
                     const S* bias) {
   const Index N = in.rows(), n_out = weight.cols();
   if (N >= 8) {
-    detail::product(out, in, weight, /*accumulate*/ false);
+    // out = b in every row, then out += in · W: the product adds onto the bias rather than
+    // onto zeros it would write first, and no third pass adds the bias.
+    if (bias != nullptr) out.rowwise() = ConstRowVectorMap<S>(bias, n_out);
+    detail::product(out, in, weight, /*accumulate*/ bias != nullptr);
+    return;
   } else {
     // One contiguous range of output columns per thread (multiples of 16 floats, a cache
     // line), so each thread streams its own part of every row of W.

@@ -70,6 +70,10 @@
 #include <utility>
 #include <vector>
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 namespace minigpt {
 
 // The defaults are nanoGPT's shakespeare_char recipe at its CPU scale ("baby GPT").
@@ -142,34 +146,64 @@ class TrainingDiverged : public Error {
   std::string tensor_;
 };
 
+namespace detail {
+
+// Consecutive windows of T tokens covering `tokens` (a last partial window left out), B per
+// batch: every position of the sequence once.
+inline std::vector<Batch> consecutive_batches(const std::vector<TokenId>& tokens, Index B, Index T) {
+  std::vector<Batch> batches;
+  if (static_cast<Index>(tokens.size()) < T + 1) return batches;
+  const DataLoader windows(tokens, B, T, 0);
+  std::vector<Index> starts;
+  for (Index s = 0; s + T + 1 <= static_cast<Index>(tokens.size()); s += T) {
+    starts.push_back(s);
+    if (static_cast<Index>(starts.size()) == B) batches.push_back(windows.batch_at(std::exchange(starts, {})));
+  }
+  if (!starts.empty()) batches.push_back(windows.batch_at(starts));
+  return batches;
+}
+
+// The mean loss over all positions of the batches, from each batch's mean loss.
+inline double mean_over_positions(const std::vector<Batch>& batches, const std::vector<double>& losses) {
+  double total = 0.0, positions = 0.0;
+  for (std::size_t i = 0; i < batches.size(); ++i) {
+    const double n = static_cast<double>(batches[i].B * batches[i].T);
+    total += losses[i] * n;
+    positions += n;
+  }
+  return positions > 0 ? total / positions : std::numeric_limits<double>::quiet_NaN();
+}
+
+// The loss of one batch, forward only (no dropout, nothing kept for backward).
+template <typename S>
+double forward_loss(GPT<S>& model, const Batch& batch) {
+  const Tensor<S>& logits = model.forward(batch.inputs.data(), batch.B, batch.T);
+  return static_cast<double>(cross_entropy<S>(logits.matrix(), batch.targets.data()));
+}
+
+// Which OpenMP thread this is (0 outside parallel regions, or without OpenMP).
+inline std::size_t thread_index() {
+#ifdef _OPENMP
+  return static_cast<std::size_t>(omp_get_thread_num());
+#else
+  return 0;
+#endif
+}
+
+}  // namespace detail
+
 // The mean loss of `model` over a whole token sequence: every position of consecutive windows
 // of T tokens (the last partial window left out), B windows per forward pass. Forward only:
 // no dropout, nothing kept for backward. The number a final result should quote.
 //   Shapes: tokens (n) -> windows (B, T) -> one number.
 template <typename S>
 double dataset_loss(GPT<S>& model, const std::vector<TokenId>& tokens, Index B, Index T) {
-  const Index n = static_cast<Index>(tokens.size());
   if (B <= 0 || T <= 0 || T > model.config().n_positions)
     throw ArgumentError("dataset_loss: B must be >= 1 and T in 1.." + std::to_string(model.config().n_positions));
-  if (n < T + 1) return std::numeric_limits<double>::quiet_NaN();
-  const DataLoader windows(tokens, B, T, 0);
-  std::vector<Index> starts;
-  double total = 0.0;
-  Index positions = 0;
-  auto flush = [&] {
-    const Batch batch = windows.batch_at(starts);
-    const Tensor<S>& logits = model.forward(batch.inputs.data(), batch.B, T);
-    const Index count = batch.B * T;
-    total += static_cast<double>(cross_entropy<S>(logits.matrix(), batch.targets.data())) * static_cast<double>(count);
-    positions += count;
-    starts.clear();
-  };
-  for (Index s = 0; s + T + 1 <= n; s += T) {
-    starts.push_back(s);
-    if (static_cast<Index>(starts.size()) == B) flush();
-  }
-  if (!starts.empty()) flush();
-  return total / static_cast<double>(positions);
+  const std::vector<Batch> batches = detail::consecutive_batches(tokens, B, T);
+  std::vector<double> losses;
+  for (const Batch& b : batches) losses.push_back(detail::forward_loss(model, b));
+  return detail::mean_over_positions(batches, losses);
 }
 
 template <typename S = float>
@@ -248,9 +282,11 @@ class Trainer {
     for (std::size_t s = 1; s < shards_.size(); ++s)
       add_into(grads, shards_[s].replica->gradients());
 
-    const double norm = clip_grad_norm(grads, options_.grad_clip);
+    const double norm = grad_norm(grads);
     if (!std::isfinite(norm)) diverged_at_gradients(this_step);
-    const std::string bad_weight = optimizer_.step(model_.parameters(), grads, lr);
+    // AdamW, with the gradient clipped to length grad_clip on the way in
+    const std::string bad_weight =
+        optimizer_.step(model_.parameters(), grads, lr, clip_scale(norm, options_.grad_clip));
     if (!bad_weight.empty())
       throw TrainingDiverged(this_step, bad_weight,
                              "the AdamW update made weight " + bad_weight + " non-finite (learning rate " +
@@ -271,8 +307,10 @@ class Trainer {
     const DataLoader& loader = which == Split::train ? train_ : val_;
     if (loader.tokens().empty()) return std::numeric_limits<double>::quiet_NaN();
     Rng rng(eval_seed_ + (which == Split::train ? 0 : 1));
+    std::vector<Batch> batches;
+    for (Index i = 0; i < options_.eval_iters; ++i) batches.push_back(loader.batch_at(loader.draw_starts(rng)));
     double total = 0.0;
-    for (Index i = 0; i < options_.eval_iters; ++i) total += batch_loss(loader.batch_at(loader.draw_starts(rng)));
+    for (double l : batch_losses(batches)) total += l;  // in order: the same sum on any number of threads
     return total / static_cast<double>(options_.eval_iters);
   }
 
@@ -286,7 +324,8 @@ class Trainer {
   // The loss over a whole split (dataset_loss): slower than estimate_loss, and exact.
   double split_loss(Split which) {
     const DataLoader& loader = which == Split::train ? train_ : val_;
-    return dataset_loss(model_, loader.tokens(), options_.batch_size, options_.block_size);
+    const std::vector<Batch> batches = detail::consecutive_batches(loader.tokens(), options_.batch_size, options_.block_size);
+    return detail::mean_over_positions(batches, batch_losses(batches));
   }
 
   // Saves a training checkpoint in folder dir (see training_checkpoint.hpp for its files and
@@ -397,10 +436,31 @@ class Trainer {
     });
   }
 
-  // The loss of one batch, forward only (no dropout, nothing kept for backward).
-  double batch_loss(const Batch& batch) {
-    const Tensor<S>& logits = model_.forward(batch.inputs.data(), batch.B, batch.T);
-    return static_cast<double>(cross_entropy<S>(logits.matrix(), batch.targets.data()));
+  // Each batch's loss, forward only. With several shards, whole batches are shared among the
+  // shards' models, one thread each (one meeting of the threads for all of them); with one,
+  // each forward pass shares its own products among the threads.
+  std::vector<double> batch_losses(const std::vector<Batch>& batches) {
+    const auto n = static_cast<Index>(batches.size());
+    const auto n_shards = static_cast<int>(shards_.size());
+    std::vector<double> losses(batches.size());
+    if (n_shards == 1) {
+      for (Index i = 0; i < n; ++i) losses[static_cast<std::size_t>(i)] = detail::forward_loss(model_, batches[static_cast<std::size_t>(i)]);
+      return losses;
+    }
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic, 1) num_threads(n_shards)
+#endif
+    for (Index i = 0; i < n; ++i) {
+      Shard& sh = shards_[detail::thread_index()];  // this thread's own copy of the model
+      try {
+        losses[static_cast<std::size_t>(i)] = detail::forward_loss(model_of(sh), batches[static_cast<std::size_t>(i)]);
+      } catch (...) {
+        sh.error = std::current_exception();  // exceptions may not leave an OpenMP thread
+      }
+    }
+    for (Shard& sh : shards_)
+      if (sh.error) std::rethrow_exception(std::exchange(sh.error, nullptr));
+    return losses;
   }
 
   // ---- divergence: find where the NaN or infinity came from ----
