@@ -7,11 +7,16 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
+#include <cstdio>
 #include <fstream>
 #include <functional>
+#include <iterator>
 #include <string>
 #include <vector>
+
+#include <sys/wait.h>
 
 namespace test {
 
@@ -69,5 +74,33 @@ inline std::string scratch(const std::string& name) {
   if (std::system(cmd.c_str()) != 0) throw std::runtime_error("cannot make " + dir);
   return dir;
 }
+
+// What an example program printed (stdout and stderr together) and its exit status.
+struct Run {
+  int status = -1;  // the exit code; -1 when the program did not exit (a signal)
+  std::string out;
+};
+
+// Runs examples/<program> with args (shell words; quote them as in a terminal) and an optional
+// shell redirection such as "< file".
+inline Run run_program(const std::string& program, const std::string& args) {
+  const std::string cmd = std::string(MINIGPT_EXAMPLES_DIR) + "/" + program + " " + args + " 2>&1";
+  Run r;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (p == nullptr) return r;
+  std::array<char, 4096> buf{};
+  std::size_t n;
+  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
+  const int st = pclose(p);
+  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return r;
+}
+
+// The contents of a file, bytes as they are ("" when it cannot be read).
+inline std::string file_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
 
 }  // namespace test

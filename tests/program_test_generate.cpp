@@ -5,31 +5,13 @@
 #include <catch2/catch.hpp>
 #include <minigpt/minigpt.hpp>
 
-#include <array>
 #include <sstream>
-#include <cstdio>
-#include <sys/wait.h>
 
 using Catch::Matchers::Contains;
 
 namespace {
 
-struct Run {
-  int status = -1;
-  std::string out;  // stdout and stderr together
-};
-
-Run run(const std::string& args) {
-  const std::string cmd = std::string(MINIGPT_EXAMPLES_DIR) + "/generate " + args + " 2>&1";
-  Run r;
-  FILE* p = popen(cmd.c_str(), "r");
-  REQUIRE(p != nullptr);
-  std::array<char, 4096> buf{};
-  while (std::fgets(buf.data(), buf.size(), p) != nullptr) r.out += buf.data();
-  const int st = pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
-}
+test::Run run(const std::string& args) { return test::run_program("generate", args); }
 
 std::string join(const std::vector<int>& ids) {
   std::string s;
@@ -43,7 +25,7 @@ TEST_CASE("generate --print-ids continues a prompt as PyTorch does", "[programs]
   const auto j = test::read_json(test::data("gpt2-tiny/reference.json"));
   const auto prompt = j["greedy"]["prompt_ids"].get<std::vector<int>>();
   const auto expected = j["greedy"]["new_ids"].get<std::vector<int>>();
-  const Run r = run("--model " + test::data("gpt2-tiny") + " --prompt-ids \"" + join(prompt) +
+  const test::Run r = run("--model " + test::data("gpt2-tiny") + " --prompt-ids \"" + join(prompt) +
                     "\" --max-new-tokens " + std::to_string(expected.size()) + " --temperature 0 --print-ids");
   CHECK(r.status == 0);
   CHECK(r.out == join(expected) + "\n");
@@ -51,46 +33,46 @@ TEST_CASE("generate --print-ids continues a prompt as PyTorch does", "[programs]
   // Sampling with a seed: the same seed, the same ids; another seed, other ids.
   const std::string sampled = "--model " + test::data("gpt2-tiny") + " --prompt-ids \"1 2 3\" --max-new-tokens 20 "
                               "--temperature 1.5 --top-k 40 --print-ids --seed ";
-  const Run a = run(sampled + "7"), b = run(sampled + "7"), c = run(sampled + "8");
+  const test::Run a = run(sampled + "7"), b = run(sampled + "7"), c = run(sampled + "8");
   CHECK(a.status == 0);
   CHECK(a.out == b.out);
   CHECK(a.out != c.out);
 }
 
 TEST_CASE("generate answers bad flags and bad folders with one line", "[programs][generation]") {
-  const Run bad_flag = run("--model x --prompt-ids 1 --top-kk 3");
+  const test::Run bad_flag = run("--model x --prompt-ids 1 --top-kk 3");
   CHECK(bad_flag.status == 2);
   CHECK_THAT(bad_flag.out, Contains("--top-kk"));
   CHECK(std::count(bad_flag.out.begin(), bad_flag.out.end(), '\n') == 1);
 
-  const Run unknown_alone = run("--bogus");
+  const test::Run unknown_alone = run("--bogus");
   CHECK(unknown_alone.status == 2);
   CHECK_THAT(unknown_alone.out, Contains("--bogus"));
 
-  const Run too_many = run("--model x --prompt-ids 1 --max-new-tokens 99999999999999999999");
+  const test::Run too_many = run("--model x --prompt-ids 1 --max-new-tokens 99999999999999999999");
   CHECK(too_many.status == 2);
   CHECK_THAT(too_many.out, Contains("--max-new-tokens"));
   CHECK(run("--model x --prompt-ids 1 --top-p 1.5").status == 2);
   CHECK(run("--model x --prompt-ids 1 --temperature -1").status == 2);
 
-  const Run no_folder = run("--model does-not-exist --prompt-ids \"1 2\"");
+  const test::Run no_folder = run("--model does-not-exist --prompt-ids \"1 2\"");
   CHECK(no_folder.status == 1);
   CHECK_THAT(no_folder.out, Contains("does-not-exist") && Contains("not a folder"));
 
-  const Run bad_id = run("--model " + test::data("gpt2-tiny") + " --prompt-ids \"1 101\"");
+  const test::Run bad_id = run("--model " + test::data("gpt2-tiny") + " --prompt-ids \"1 101\"");
   CHECK(bad_id.status == 1);
   CHECK_THAT(bad_id.out, Contains("token id 101") && Contains("vocabulary"));
 
-  const Run not_a_number = run("--model " + test::data("gpt2-tiny") + " --prompt-ids \"1 two\"");
+  const test::Run not_a_number = run("--model " + test::data("gpt2-tiny") + " --prompt-ids \"1 two\"");
   CHECK(not_a_number.status == 1);
   CHECK_THAT(not_a_number.out, Contains("'two'"));
 
-  const Run no_prompt = run("--model " + test::data("gpt2-tiny"));
+  const test::Run no_prompt = run("--model " + test::data("gpt2-tiny"));
   CHECK(no_prompt.status == 2);
   CHECK_THAT(no_prompt.out, Contains("prompt"));
 
   // A text prompt needs tokenizer files, which this folder lacks: the error says so.
-  const Run no_tokenizer = run("--model " + test::data("gpt2-tiny") + " --prompt \"hello\"");
+  const test::Run no_tokenizer = run("--model " + test::data("gpt2-tiny") + " --prompt \"hello\"");
   CHECK(no_tokenizer.status == 1);
   CHECK_THAT(no_tokenizer.out, Contains("gpt2-tiny"));
 }
@@ -108,8 +90,8 @@ TEST_CASE("generate --prompt reads text and streams text with the GPT-2 tokenize
   tokenizer->save(dir);
 
   const std::string prompt = "Hello, 세계! The quick brown fox";
-  const Run text = run("--model " + dir + " --prompt \"" + prompt + "\" --max-new-tokens 12 --seed 3");
-  const Run ids = run("--model " + dir + " --prompt \"" + prompt + "\" --max-new-tokens 12 --seed 3 --print-ids");
+  const test::Run text = run("--model " + dir + " --prompt \"" + prompt + "\" --max-new-tokens 12 --seed 3");
+  const test::Run ids = run("--model " + dir + " --prompt \"" + prompt + "\" --max-new-tokens 12 --seed 3 --print-ids");
   REQUIRE(text.status == 0);
   REQUIRE(ids.status == 0);
   // The text is the prompt, then exactly the bytes of the generated ids.

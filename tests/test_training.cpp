@@ -241,7 +241,7 @@ TEST_CASE("gradient accumulation: 2 micro-batches of B/2 make the step of one ba
   CHECK(worst < 1e-10);
 }
 
-TEST_CASE("the same seed gives the same run, loss for loss; another seed another run", "[training]") {
+TEST_CASE("the same seed gives the same run, loss for loss, and another seed another run", "[training]") {
   GPTConfig c = tiny_config();
   c.resid_pdrop = 0.1;  // dropout masks follow the seed too
   const DataSplit data = split_train_val(random_tokens(3000, 11, 6));
@@ -441,7 +441,7 @@ TEST_CASE("a full disk or a read-only folder while saving leaves the previous ch
   CHECK(Trainer<float>::resume(dir, data).step() == 2);
 }
 
-TEST_CASE("a NaN stops training, naming the step and the first tensor; the last checkpoint stays",
+TEST_CASE("a NaN stops training, naming the step and the first tensor, and the last checkpoint stays",
           "[training][divergence]") {
   const GPTConfig c = tiny_config();
   const DataSplit data = split_train_val(random_tokens(3000, 11, 11));

@@ -7,16 +7,19 @@
 //   attention    attention.hpp (Q, K, V, the attention map, the causal mask), kv_cache.hpp
 //   the block    layer_norm.hpp, linear.hpp, feed_forward.hpp, decoder_block.hpp
 //   the model    config.hpp (매개변수, the scaling presets), parameters.hpp, gpt.hpp
-//   learning     loss.hpp (손실), dropout.hpp
+//   learning     loss.hpp (손실), dropout.hpp, adamw.hpp, lr_schedule.hpp, data_loader.hpp,
+//                training.hpp (사전 학습), training_checkpoint.hpp, progress.hpp, loss_curve.hpp
 //   using it     sampling.hpp, generation.hpp, safetensors.hpp, checkpoint.hpp
 #pragma once
 
+#include "adamw.hpp"
 #include "attention.hpp"
 #include "bpe_tokenizer.hpp"
 #include "bpe_trainer.hpp"
 #include "char_tokenizer.hpp"
 #include "checkpoint.hpp"
 #include "config.hpp"
+#include "data_loader.hpp"
 #include "decoder_block.hpp"
 #include "dropout.hpp"
 #include "embedding.hpp"
@@ -29,11 +32,16 @@
 #include "linear.hpp"
 #include "load_tokenizer.hpp"
 #include "loss.hpp"
+#include "loss_curve.hpp"
+#include "lr_schedule.hpp"
 #include "parameters.hpp"
 #include "pretokenizer.hpp"
+#include "progress.hpp"
 #include "random.hpp"
 #include "safetensors.hpp"
 #include "sampling.hpp"
 #include "tensor.hpp"
 #include "tokenizer.hpp"
+#include "training.hpp"
+#include "training_checkpoint.hpp"
 #include "unicode.hpp"
