@@ -1,6 +1,8 @@
 // Helpers shared by the test files: paths to the committed data, and comparisons.
 #pragma once
 
+#include <minigpt/bpe_tokenizer.hpp>
+#include <minigpt/detail/io.hpp>
 #include <minigpt/safetensors.hpp>
 #include <minigpt/tensor.hpp>
 
@@ -13,10 +15,12 @@
 #include <fstream>
 #include <functional>
 #include <iterator>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include <sys/wait.h>
+#include <unistd.h>
 
 namespace test {
 
@@ -72,6 +76,30 @@ inline std::string scratch(const std::string& name) {
   const std::string dir = "scratch-" + name;
   std::string cmd = "rm -rf '" + dir + "' && mkdir -p '" + dir + "'";
   if (std::system(cmd.c_str()) != 0) throw std::runtime_error("cannot make " + dir);
+  return dir;
+}
+
+// GPT-2's tokenizer from the committed OpenAI files, loaded once.
+inline const minigpt::BPETokenizer& gpt2_tokenizer() {
+  static const minigpt::BPETokenizer t =
+      minigpt::BPETokenizer::from_files(data("gpt2/encoder.json"), data("gpt2/vocab.bpe"));
+  return t;
+}
+
+// The ids in a text file of whitespace-separated numbers (a committed reference).
+inline std::vector<minigpt::TokenId> read_ids(const std::string& path) {
+  std::istringstream in(minigpt::detail::read_file(path));
+  std::vector<minigpt::TokenId> ids;
+  long long v;
+  while (in >> v) ids.push_back(static_cast<minigpt::TokenId>(v));
+  return ids;
+}
+
+// A folder of its own under $TMPDIR (or /tmp), named after the caller and this process.
+inline std::string temp_dir(const std::string& name) {
+  const char* base = std::getenv("TMPDIR");
+  std::string dir = std::string(base && *base ? base : "/tmp") + "/minigpt_" + name + "_" + std::to_string(::getpid());
+  minigpt::detail::make_directories(dir);
   return dir;
 }
 

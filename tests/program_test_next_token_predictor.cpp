@@ -70,19 +70,18 @@ TEST_CASE("next_token_predictor trains, saves a model folder and reports its val
 }
 
 TEST_CASE("next_token_predictor answers bad flags and bad folders with one line", "[programs][training]") {
-  const test::Run flag = test::run_program("next_token_predictor", "--max-iter 10");
-  CHECK(flag.status != 0);
-  CHECK_THAT(flag.out, Contains("--max-iter"));
-
-  const test::Run heads = test::run_program("next_token_predictor", "--n-embd 30 --n-head 4 --max-iters 1 --out x");
-  CHECK(heads.status != 0);
-  CHECK_THAT(heads.out, Contains("n_embd"));
-
-  const test::Run missing = test::run_program("next_token_predictor", "--predict no-such-folder");
-  CHECK(missing.status != 0);
-  CHECK_THAT(missing.out, Contains("no-such-folder"));
-
-  const test::Run data = test::run_program("next_token_predictor", "--data no-such-file.txt");
-  CHECK(data.status != 0);
-  CHECK_THAT(data.out, Contains("no-such-file.txt"));
+  struct Case {
+    const char* args;
+    const char* named;  // what the one line must name
+  };
+  const Case cases[] = {{"--max-iter 10", "--max-iter"},
+                        {"--n-embd 30 --n-head 4 --max-iters 1 --out x", "n_embd"},
+                        {"--predict no-such-folder", "no-such-folder"},
+                        {"--data no-such-file.txt", "no-such-file.txt"}};
+  for (const Case& c : cases) {
+    INFO(c.args);
+    const test::Run r = test::run_program("next_token_predictor", c.args);
+    CHECK(r.status != 0);
+    CHECK_THAT(r.out, Contains(c.named));
+  }
 }

@@ -32,11 +32,6 @@ constexpr bool kFullSize = false;
 
 namespace {
 
-const BPETokenizer& gpt2() {
-  static const BPETokenizer t = BPETokenizer::from_files(test::data("gpt2/encoder.json"), test::data("gpt2/vocab.bpe"));
-  return t;
-}
-
 // Peak resident memory of this process (kB), after clear_peak() resets it.
 long peak_kb() {
   std::ifstream s("/proc/self/status");
@@ -68,9 +63,9 @@ TEST_CASE("tokenizer: invalid UTF-8 round-trips, split as documented", "[bad_inp
   };
   for (const std::string& s : cases) {
     INFO("text of " << s.size() << " bytes");
-    const auto ids = gpt2().encode(s);
-    CHECK(gpt2().decode(ids) == s);
-    CHECK(gpt2().decode(gpt2().encode_with_special(s)) == s);
+    const auto ids = test::gpt2_tokenizer().encode(s);
+    CHECK(test::gpt2_tokenizer().decode(ids) == s);
+    CHECK(test::gpt2_tokenizer().decode(test::gpt2_tokenizer().encode_with_special(s)) == s);
     for (TokenId id : ids) CHECK((id >= 0 && id < 50257));
   }
   // The pre-tokenizer reads each invalid byte as one "other" character.
@@ -84,7 +79,7 @@ TEST_CASE("tokenizer: invalid UTF-8 round-trips, split as documented", "[bad_inp
   std::mt19937_64 rng(7);
   std::string noise(65536, '\0');
   for (char& c : noise) c = static_cast<char>(rng() & 0xFF);
-  CHECK(gpt2().decode(gpt2().encode(noise)) == noise);
+  CHECK(test::gpt2_tokenizer().decode(test::gpt2_tokenizer().encode(noise)) == noise);
   // The character-level tokenizer keeps raw bytes as characters of their own.
   const CharTokenizer chars = CharTokenizer::from_text(noise);
   CHECK(chars.decode(chars.encode(noise)) == noise);
@@ -93,12 +88,12 @@ TEST_CASE("tokenizer: invalid UTF-8 round-trips, split as documented", "[bad_inp
 // ---- ids at or past the vocabulary ----
 
 TEST_CASE("tokenizer: ids at or past the vocabulary are refused by number", "[bad_input][tokenizer]") {
-  CHECK(gpt2().decode({50256}) == "<|endoftext|>");
-  CHECK_THROWS_WITH(gpt2().decode({15496, 50257}), Contains("token id 50257") && Contains("out of range") &&
+  CHECK(test::gpt2_tokenizer().decode({50256}) == "<|endoftext|>");
+  CHECK_THROWS_WITH(test::gpt2_tokenizer().decode({15496, 50257}), Contains("token id 50257") && Contains("out of range") &&
                                                        Contains("50257 tokens"));
-  CHECK_THROWS_WITH(gpt2().decode({-1}), Contains("token id -1") && Contains("out of range"));
-  CHECK_THROWS_WITH(gpt2().decode({std::numeric_limits<TokenId>::max()}), Contains(std::to_string(std::numeric_limits<TokenId>::max())));
-  CHECK_THROWS_WITH(gpt2().token_bytes(50257), Contains("token id 50257"));
+  CHECK_THROWS_WITH(test::gpt2_tokenizer().decode({-1}), Contains("token id -1") && Contains("out of range"));
+  CHECK_THROWS_WITH(test::gpt2_tokenizer().decode({std::numeric_limits<TokenId>::max()}), Contains(std::to_string(std::numeric_limits<TokenId>::max())));
+  CHECK_THROWS_WITH(test::gpt2_tokenizer().token_bytes(50257), Contains("token id 50257"));
   const CharTokenizer chars = CharTokenizer::from_text("abc");
   CHECK(chars.decode({0, 1, 2}) == "abc");
   CHECK_THROWS_WITH(chars.decode({3}), Contains("token id 3") && Contains("out of range"));
@@ -152,8 +147,8 @@ TEST_CASE("model: empty prompts and prompts longer than the context", "[bad_inpu
   gopt.max_new_tokens = 4;
   gopt.sampling.temperature = 0;
   CHECK_THROWS_WITH(generate(model, {}, 1, gopt, rng), Contains("non-zero length"));
-  CHECK(gpt2().encode("").empty());
-  CHECK(gpt2().decode({}).empty());
+  CHECK(test::gpt2_tokenizer().encode("").empty());
+  CHECK(test::gpt2_tokenizer().decode({}).empty());
 
   // generate crops a long prompt to its most recent block-size tokens (generation.hpp).
   std::vector<TokenId> long_prompt(40);
@@ -186,12 +181,12 @@ TEST_CASE("tokenizer: a 100 MB input in bounded time and memory", "[bad_input][t
   const bool measured = clear_peak();
   const long before = peak_kb();
   const auto t0 = std::chrono::steady_clock::now();
-  const std::vector<TokenId> ids = gpt2().encode(text);
+  const std::vector<TokenId> ids = test::gpt2_tokenizer().encode(text);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const long grown_kb = peak_kb() - before;
   INFO(mb << " MB: " << seconds << " s, " << ids.size() << " ids, peak memory grew by " << grown_kb / 1024 << " MB");
   CHECK(ids.size() > text.size() / 8);
-  CHECK(gpt2().decode(ids) == text);
+  CHECK(test::gpt2_tokenizer().decode(ids) == text);
   if (kFullSize) {
     // Measured here: about 4 s and 270 MB (the ids themselves are 4 bytes each, about 190 MB).
     // The bounds leave room for a slow, busy machine while still catching a blow-up.

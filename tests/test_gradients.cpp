@@ -12,7 +12,7 @@ using namespace minigpt;
 
 namespace {
 
-GPTConfig tiny_config() {
+GPTConfig gradient_config() {
   GPTConfig c = GPTConfig::make(2, 2, 8, 6, 11);  // L, H, C, n_positions, V
   return c;
 }
@@ -36,7 +36,7 @@ double model_loss(GPT<double>& model, const std::vector<TokenId>& ids, const std
 TEST_CASE("whole-model gradients match finite differences", "[gradients]") {
   for (std::string activation : {"gelu_new", "gelu"}) {
     for (bool tied : {true, false}) {
-      GPTConfig c = tiny_config();
+      GPTConfig c = gradient_config();
       c.activation_function = activation;
       c.tie_word_embeddings = tied;
       GPT<double> model(c);

@@ -18,22 +18,9 @@ using namespace minigpt;
 
 namespace {
 
-const BPETokenizer& gpt2() {
-  static const BPETokenizer t = BPETokenizer::from_files(test::data("gpt2/encoder.json"), test::data("gpt2/vocab.bpe"));
-  return t;
-}
-
 const test::ReferenceBPE& reference() {
   static const test::ReferenceBPE r(test::data("gpt2/encoder.json"), test::data("gpt2/vocab.bpe"));
   return r;
-}
-
-std::vector<TokenId> read_ids(const std::string& path) {
-  std::istringstream in(detail::read_file(path));
-  std::vector<TokenId> ids;
-  long long v;
-  while (in >> v) ids.push_back(static_cast<TokenId>(v));
-  return ids;
 }
 
 std::vector<std::string> files_in(const std::string& dir) {
@@ -72,7 +59,7 @@ TEST_CASE("the reference BPE gives tiktoken's ids on the committed samples", "[t
     for (const std::string& path : files_in(dir)) {
       if (path.size() < 4 || path.compare(path.size() - 4, 4, ".txt") != 0) continue;
       INFO(path);
-      CHECK(reference().encode(detail::read_file(path)) == read_ids(path + ".ids"));
+      CHECK(reference().encode(detail::read_file(path)) == test::read_ids(path + ".ids"));
       ++checked;
     }
   CHECK(checked >= 9);
@@ -107,9 +94,9 @@ TEST_CASE("BPETokenizer equals the reference BPE on texts that reach every path"
   for (int i = 0; i < 300; ++i) texts.push_back(random_text(rng, 1 + i % 60));
 
   for (const std::string& text : texts) {
-    const std::vector<TokenId> ids = gpt2().encode(text);
+    const std::vector<TokenId> ids = test::gpt2_tokenizer().encode(text);
     const std::vector<TokenId> want = reference().encode(text);
     if (ids != want) FAIL_CHECK("ids differ from the reference BPE on: " << text);
-    if (gpt2().decode(ids) != text) FAIL_CHECK("round trip fails on: " << text);
+    if (test::gpt2_tokenizer().decode(ids) != text) FAIL_CHECK("round trip fails on: " << text);
   }
 }

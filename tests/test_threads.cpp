@@ -77,11 +77,6 @@ std::vector<double> train_step_result(const GPTConfig& c) {
   return out;
 }
 
-const BPETokenizer& gpt2() {
-  static const BPETokenizer t = BPETokenizer::from_files(test::data("gpt2/encoder.json"), test::data("gpt2/vocab.bpe"));
-  return t;
-}
-
 std::vector<std::string> documents() {
   const std::string text = detail::read_file(test::data("tinyshakespeare.txt")).substr(0, 200000);
   std::vector<std::string> docs;
@@ -126,9 +121,9 @@ TEST_CASE("threads: batched generation equals the one-thread run", "[threads]") 
 TEST_CASE("threads: encode_batch shares one tokenizer among threads", "[threads][tokenizer]") {
   warn_without_openmp();
   const auto docs = documents();
-  const auto batch = with_threads(4, [&] { return gpt2().encode_batch(docs); });
+  const auto batch = with_threads(4, [&] { return test::gpt2_tokenizer().encode_batch(docs); });
   REQUIRE(batch.size() == docs.size());
-  for (std::size_t i = 0; i < docs.size(); ++i) CHECK(batch[i] == gpt2().encode(docs[i]));
+  for (std::size_t i = 0; i < docs.size(); ++i) CHECK(batch[i] == test::gpt2_tokenizer().encode(docs[i]));
   // A failing document's exception leaves its thread and reaches the caller.
   const CharTokenizer chars = CharTokenizer::from_text("abc");
   CHECK_THROWS_AS(with_threads(4, [&] { return chars.encode_batch({"abc", "abd", "cab"}); }), ArgumentError);
@@ -145,7 +140,7 @@ TEST_CASE("threads: models and tokenizers used from several std::threads at once
     const Tensor<float>& l = m.forward(ids, 1, 24);
     expected.assign(l.data(), l.data() + l.size());
   }
-  const auto expected_ids = gpt2().encode(docs[3]);
+  const auto expected_ids = test::gpt2_tokenizer().encode(docs[3]);
   std::vector<int> ok(4, 0);
   with_threads(1, [&] {  // std::threads here, not OpenMP ones
     std::vector<std::thread> pool;
@@ -156,7 +151,7 @@ TEST_CASE("threads: models and tokenizers used from several std::threads at once
         for (int rep = 0; rep < 3; ++rep) {
           const Tensor<float>& l = m.forward(ids, 1, 24);
           same = same && std::equal(expected.begin(), expected.end(), l.data());
-          same = same && gpt2().encode(docs[3]) == expected_ids;  // one tokenizer, shared
+          same = same && test::gpt2_tokenizer().encode(docs[3]) == expected_ids;  // one tokenizer, shared
         }
         ok[static_cast<std::size_t>(k)] = same ? 1 : 0;
       });

@@ -3,6 +3,7 @@
 #include <minigpt/load_tokenizer.hpp>
 
 #include <catch2/catch.hpp>
+#include "common.hpp"
 
 #include <cstdlib>
 #include <string>
@@ -13,14 +14,6 @@
 using namespace minigpt;
 
 namespace {
-const std::string kData = MINIGPT_TEST_DATA;
-std::string temp_dir(const std::string& name) {
-  const char* base = std::getenv("TMPDIR");
-  std::string dir = std::string(base && *base ? base : "/tmp") + "/minigpt_char_" + name + "_" +
-                    std::to_string(::getpid());
-  detail::make_directories(dir);
-  return dir;
-}
 }  // namespace
 
 TEST_CASE("Characters are numbered in code point order", "[tokenizer][char]") {
@@ -36,7 +29,7 @@ TEST_CASE("Characters are numbered in code point order", "[tokenizer][char]") {
 }
 
 TEST_CASE("Tiny Shakespeare has nanoGPT's 65 characters", "[tokenizer][char]") {
-  const std::string text = detail::read_file(kData + "/tinyshakespeare.txt");
+  const std::string text = detail::read_file(test::data("tinyshakespeare.txt"));
   const auto tok = CharTokenizer::from_text(text);
   CHECK(tok.vocab_size() == 65);
   CHECK(tok.token_bytes(0) == "\n");
@@ -60,7 +53,7 @@ TEST_CASE("Multi-byte characters and invalid bytes are one token each", "[tokeni
 }
 
 TEST_CASE("Char vocabulary saves to char_vocab.json and loads back", "[tokenizer][char]") {
-  const std::string dir = temp_dir("save");
+  const std::string dir = test::temp_dir("save");
   const std::string text = "Hello, 세계! \n\t\xC3 😀";
   const auto tok = CharTokenizer::from_text(text);
   tok.save(dir);
@@ -76,7 +69,7 @@ TEST_CASE("Char vocabulary saves to char_vocab.json and loads back", "[tokenizer
 }
 
 TEST_CASE("Bad char_vocab.json files are FileErrors naming the field", "[tokenizer][char]") {
-  const std::string dir = temp_dir("bad");
+  const std::string dir = test::temp_dir("bad");
   auto error = [&](const std::string& content) -> std::string {
     detail::write_file_atomic(dir + "/char_vocab.json", content);
     try {

@@ -5,6 +5,7 @@
 #include <minigpt/load_tokenizer.hpp>
 
 #include <catch2/catch.hpp>
+#include "common.hpp"
 
 #include <cstdlib>
 #include <string>
@@ -16,17 +17,8 @@ using namespace minigpt;
 
 namespace {
 
-const std::string kData = MINIGPT_TEST_DATA;
 
 // A fresh folder under the system's temporary directory.
-std::string temp_dir(const std::string& name) {
-  const char* base = std::getenv("TMPDIR");
-  std::string dir = std::string(base && *base ? base : "/tmp") + "/minigpt_tok_" + name + "_" +
-                    std::to_string(::getpid());
-  detail::make_directories(dir);
-  return dir;
-}
-
 // The 256 byte tokens spelled GPT-2's way, as "key": id entries, in GPT-2's order.
 std::string byte_entries() {
   std::string out;
@@ -77,7 +69,7 @@ std::vector<TokenId> naive_bpe(const BPETokenizer& tok, const std::string& piece
 }  // namespace
 
 TEST_CASE("Long pieces: both long-piece paths give the textbook loop's ids", "[tokenizer][files]") {
-  const std::string dir = temp_dir("long");
+  const std::string dir = test::temp_dir("long");
   // Merges 0..4: (b,c) (a,b) (ab,c) (abc,d) (a,bc). "abc" is made by merges 2 and 4, and used
   // by merge 3 in between: not "monotone", so long pieces take the min-heap path.
   const std::string vocab = "{" + byte_entries() + ",\"bc\":256,\"ab\":257,\"abc\":258,\"abcd\":259}";
@@ -87,7 +79,7 @@ TEST_CASE("Long pieces: both long-piece paths give the textbook loop's ids", "[t
   BPETrainOptions opt;
   opt.vocab_size = 256 + 300;
   opt.special_tokens = {};
-  const auto trained = train_bpe(detail::read_file(kData + "/tinyshakespeare.txt").substr(0, 200000), opt);
+  const auto trained = train_bpe(detail::read_file(test::data("tinyshakespeare.txt")).substr(0, 200000), opt);
   CHECK_FALSE(odd.ranks_monotone());
   CHECK(trained.ranks_monotone());
   std::uint64_t state = 12345;
@@ -104,7 +96,7 @@ TEST_CASE("Long pieces: both long-piece paths give the textbook loop's ids", "[t
 }
 
 TEST_CASE("A small hand-made BPE vocabulary loads and encodes", "[tokenizer][files]") {
-  const std::string dir = temp_dir("small");
+  const std::string dir = test::temp_dir("small");
   // 256 bytes, then "ab" (256), "abc" (257), and a special "<eot>" (258).
   const std::string vocab = "{" + byte_entries() + ",\"ab\":256,\"abc\":257,\"<eot>\":258}";
   REQUIRE(load_error(dir, vocab, "#version: 0.2\na b\nab c\n") == "");
@@ -118,7 +110,7 @@ TEST_CASE("A small hand-made BPE vocabulary loads and encodes", "[tokenizer][fil
 }
 
 TEST_CASE("Each bad vocabulary or merges file is a FileError naming file and field", "[tokenizer][files]") {
-  const std::string dir = temp_dir("bad");
+  const std::string dir = test::temp_dir("bad");
   const std::string good_vocab = "{" + byte_entries() + ",\"ab\":256}";
   std::string field;
 
@@ -156,9 +148,9 @@ TEST_CASE("Each bad vocabulary or merges file is a FileError naming file and fie
 }
 
 TEST_CASE("Truncated GPT-2 files are refused, not half-loaded", "[tokenizer][files]") {
-  const std::string dir = temp_dir("trunc");
-  const std::string vocab = detail::read_file(kData + "/gpt2/encoder.json");
-  const std::string merges = detail::read_file(kData + "/gpt2/vocab.bpe");
+  const std::string dir = test::temp_dir("trunc");
+  const std::string vocab = detail::read_file(test::data("gpt2/encoder.json"));
+  const std::string merges = detail::read_file(test::data("gpt2/vocab.bpe"));
   CHECK_THAT(load_error(dir, vocab.substr(0, vocab.size() / 2), merges), Catch::Contains("malformed JSON"));
   // Half the merges: the vocabulary then holds tokens no merge makes; they would become
   // "special" tokens, so the file pair loads — but a merges file cut mid-line is an error.
@@ -167,23 +159,23 @@ TEST_CASE("Truncated GPT-2 files are refused, not half-loaded", "[tokenizer][fil
 }
 
 TEST_CASE("BPE save then load gives the same tokenizer", "[tokenizer][files]") {
-  const std::string dir = temp_dir("roundtrip");
-  const auto gpt2 = BPETokenizer::from_files(kData + "/gpt2/encoder.json", kData + "/gpt2/vocab.bpe");
+  const std::string dir = test::temp_dir("roundtrip");
+  const auto gpt2 = BPETokenizer::from_files(test::data("gpt2/encoder.json"), test::data("gpt2/vocab.bpe"));
   gpt2.save(dir + "/gpt2");
   const auto again = load_tokenizer(dir + "/gpt2");
   REQUIRE(again->vocab_size() == gpt2.vocab_size());
   for (TokenId id = 0; id < gpt2.vocab_size(); id += 97) CHECK(again->token_bytes(id) == gpt2.token_bytes(id));
-  const std::string text = detail::read_file(kData + "/tokenizer/texts/multilingual.txt");
+  const std::string text = detail::read_file(test::data("tokenizer/texts/multilingual.txt"));
   CHECK(again->encode(text) == gpt2.encode(text));
   CHECK(again->special_token("<|endoftext|>") == std::optional<TokenId>(50256));
   // The saved files are byte-identical to OpenAI's apart from JSON spacing: same merges.
   const std::string merges = detail::read_file(dir + "/gpt2/merges.txt");
-  const std::string original = detail::read_file(kData + "/gpt2/vocab.bpe");
+  const std::string original = detail::read_file(test::data("gpt2/vocab.bpe"));
   CHECK(merges.substr(merges.find('\n')) == original.substr(original.find('\n')));
 }
 
 TEST_CASE("load_tokenizer tells what a folder holds", "[tokenizer][files]") {
-  const std::string dir = temp_dir("folders");
+  const std::string dir = test::temp_dir("folders");
   CHECK_THROWS_WITH(load_tokenizer(dir + "/missing"), Catch::Contains("no such folder"));
   detail::make_directories(dir + "/empty");
   CHECK_THROWS_WITH(load_tokenizer(dir + "/empty"), Catch::Contains("holds no tokenizer"));

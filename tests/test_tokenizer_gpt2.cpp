@@ -5,6 +5,7 @@
 #include <minigpt/load_tokenizer.hpp>
 
 #include <catch2/catch.hpp>
+#include "common.hpp"
 #include <nlohmann/json.hpp>
 
 #include <random>
@@ -16,27 +17,13 @@ using namespace minigpt;
 
 namespace {
 
-const std::string kData = MINIGPT_TEST_DATA;
-
-const BPETokenizer& gpt2() {
-  static const BPETokenizer tok = BPETokenizer::from_files(kData + "/gpt2/encoder.json", kData + "/gpt2/vocab.bpe");
-  return tok;
-}
-
-std::vector<TokenId> read_ids(const std::string& path) {
-  std::istringstream in(detail::read_file(path));
-  std::vector<TokenId> ids;
-  long long v;
-  while (in >> v) ids.push_back(static_cast<TokenId>(v));
-  return ids;
-}
 
 std::vector<TokenId> ids_of(const nlohmann::json& a) { return a.get<std::vector<TokenId>>(); }
 
 }  // namespace
 
 TEST_CASE("GPT-2 vocabulary loads with its shape", "[tokenizer][gpt2]") {
-  const auto& tok = gpt2();
+  const auto& tok = test::gpt2_tokenizer();
   CHECK(tok.vocab_size() == 50257);
   CHECK(tok.merges().size() == 50000);
   CHECK(tok.kind() == "bpe");
@@ -54,26 +41,26 @@ TEST_CASE("GPT-2 vocabulary loads with its shape", "[tokenizer][gpt2]") {
 TEST_CASE("GPT-2 ids equal OpenAI's on the samples", "[tokenizer][gpt2]") {
   for (const char* name : {"english", "korean", "code", "emoji", "whitespace"}) {
     INFO(name);
-    const std::string text = detail::read_file(kData + "/gpt2/samples/" + name + ".txt");
-    const auto want = read_ids(kData + "/gpt2/samples/" + name + ".txt.ids");
-    const auto got = gpt2().encode(text);
+    const std::string text = detail::read_file(test::data("gpt2/samples/") + name + ".txt");
+    const auto want = test::read_ids(test::data("gpt2/samples/") + name + ".txt.ids");
+    const auto got = test::gpt2_tokenizer().encode(text);
     CHECK(got == want);
-    CHECK(gpt2().decode(got) == text);
+    CHECK(test::gpt2_tokenizer().decode(got) == text);
   }
 }
 
 TEST_CASE("GPT-2 ids equal the reference on the longer texts", "[tokenizer][gpt2]") {
   for (const char* name : {"korean", "multilingual", "code", "whitespace"}) {
     INFO(name);
-    const std::string text = detail::read_file(kData + "/tokenizer/texts/" + name + ".txt");
-    const auto want = read_ids(kData + "/tokenizer/texts/" + name + ".txt.ids");
-    CHECK(gpt2().encode(text) == want);
-    CHECK(gpt2().decode(want) == text);
+    const std::string text = detail::read_file(test::data("tokenizer/texts/") + name + ".txt");
+    const auto want = test::read_ids(test::data("tokenizer/texts/") + name + ".txt.ids");
+    CHECK(test::gpt2_tokenizer().encode(text) == want);
+    CHECK(test::gpt2_tokenizer().decode(want) == text);
   }
 }
 
 TEST_CASE("GPT-2 ids equal the reference on the wide set", "[tokenizer][gpt2]") {
-  const auto doc = nlohmann::json::parse(detail::read_file(kData + "/tokenizer/cases.json"));
+  const auto doc = nlohmann::json::parse(detail::read_file(test::data("tokenizer/cases.json")));
   const auto& cases = doc.at("cases");
   REQUIRE(cases.size() > 200);
   std::size_t checked = 0;
@@ -81,9 +68,9 @@ TEST_CASE("GPT-2 ids equal the reference on the wide set", "[tokenizer][gpt2]") 
     const std::string name = c.at("name").get<std::string>();
     const std::string text = c.at("text").get<std::string>();
     INFO(name);
-    CHECK(gpt2().encode(text) == ids_of(c.at("ordinary")));
-    CHECK(gpt2().encode_with_special(text) == ids_of(c.at("special")));
-    CHECK(gpt2().decode(gpt2().encode(text)) == text);
+    CHECK(test::gpt2_tokenizer().encode(text) == ids_of(c.at("ordinary")));
+    CHECK(test::gpt2_tokenizer().encode_with_special(text) == ids_of(c.at("special")));
+    CHECK(test::gpt2_tokenizer().decode(test::gpt2_tokenizer().encode(text)) == text);
     ++checked;
   }
   CHECK(checked == cases.size());
@@ -92,7 +79,7 @@ TEST_CASE("GPT-2 ids equal the reference on the wide set", "[tokenizer][gpt2]") 
 TEST_CASE("Letters are Unicode 16.0's: new in 16 count, new in 17 do not yet", "[tokenizer][gpt2]") {
   // After a letter, "'s" is a piece of its own and one token (338). After an "other"
   // character the apostrophe joins that character's run and "s" is left alone.
-  const auto& tok = gpt2();
+  const auto& tok = test::gpt2_tokenizer();
   CHECK(tok.encode("\U000105C0's").back() == 338);  // TODHRI LETTER A, new in Unicode 16.0
   CHECK(tok.encode("\U00010D40's").back() == 338);  // GARAY DIGIT ZERO, new in Unicode 16.0
   CHECK(tok.encode("\U00010940's").back() != 338);  // SIDETIC, new in Unicode 17.0: "other" here
@@ -101,7 +88,7 @@ TEST_CASE("Letters are Unicode 16.0's: new in 16 count, new in 17 do not yet", "
 }
 
 TEST_CASE("Special tokens are text unless allowed", "[tokenizer][gpt2]") {
-  const auto& tok = gpt2();
+  const auto& tok = test::gpt2_tokenizer();
   const std::string eot = "<|endoftext|>";
   CHECK(tok.encode(eot) == std::vector<TokenId>{27, 91, 437, 1659, 5239, 91, 29});
   CHECK(tok.encode_with_special(eot) == std::vector<TokenId>{50256});
@@ -110,7 +97,7 @@ TEST_CASE("Special tokens are text unless allowed", "[tokenizer][gpt2]") {
 }
 
 TEST_CASE("Decode returns raw bytes, never U+FFFD", "[tokenizer][gpt2]") {
-  const auto& tok = gpt2();
+  const auto& tok = test::gpt2_tokenizer();
   const auto ids = tok.encode("토큰");
   REQUIRE(ids.size() == 6);  // 토큰 ≠ one token: two syllables, six bytes, six tokens
   std::string joined;
@@ -125,7 +112,7 @@ TEST_CASE("Decode returns raw bytes, never U+FFFD", "[tokenizer][gpt2]") {
 }
 
 TEST_CASE("Ids out of range are an error naming the id", "[tokenizer][gpt2]") {
-  const auto& tok = gpt2();
+  const auto& tok = test::gpt2_tokenizer();
   CHECK_THROWS_AS(tok.decode({50257}), ArgumentError);
   CHECK_THROWS_WITH(tok.decode({15496, 50257}), Catch::Contains("50257"));
   CHECK_THROWS_WITH(tok.decode({-1}), Catch::Contains("-1"));
@@ -133,7 +120,7 @@ TEST_CASE("Ids out of range are an error naming the id", "[tokenizer][gpt2]") {
 }
 
 TEST_CASE("Invalid UTF-8 round-trips and splits as documented", "[tokenizer][gpt2]") {
-  const auto& tok = gpt2();
+  const auto& tok = test::gpt2_tokenizer();
   // Each invalid byte is a character of class "other": it joins punctuation runs and an
   // optional leading space, and stands between letters.
   CHECK(pretokenize("a\xFF" "b") == std::vector<std::string_view>{"a", "\xFF", "b"});
@@ -148,7 +135,7 @@ TEST_CASE("Invalid UTF-8 round-trips and splits as documented", "[tokenizer][gpt
 }
 
 TEST_CASE("Any byte string round-trips", "[tokenizer][gpt2]") {
-  const auto& tok = gpt2();
+  const auto& tok = test::gpt2_tokenizer();
   std::mt19937_64 rng(7);
   for (int round = 0; round < 300; ++round) {
     std::string s(rng() % 200, '\0');
@@ -164,7 +151,7 @@ TEST_CASE("Any byte string round-trips", "[tokenizer][gpt2]") {
 }
 
 TEST_CASE("Long runs are encoded by the heap path, exactly and round-trip", "[tokenizer][gpt2]") {
-  const auto& tok = gpt2();
+  const auto& tok = test::gpt2_tokenizer();
   // A megabyte of one letter, of spaces and of one emoji: each one giant piece. The check is
   // behavioural (it finishes, and round-trips); speed is measured by bench_tokenizer.
   const std::string letters(1 << 20, 'a');
@@ -191,7 +178,7 @@ TEST_CASE("Long runs are encoded by the heap path, exactly and round-trip", "[to
 }
 
 TEST_CASE("explain() shows the pieces and the merges in order", "[tokenizer][gpt2]") {
-  const auto& tok = gpt2();
+  const auto& tok = test::gpt2_tokenizer();
   const auto pieces = tok.explain("Hello 토큰");
   REQUIRE(pieces.size() == 2);
   CHECK(pieces[0].bytes == "Hello");
@@ -224,7 +211,7 @@ TEST_CASE("explain() shows the pieces and the merges in order", "[tokenizer][gpt
 }
 
 TEST_CASE("encode_batch gives the same ids as encode", "[tokenizer][gpt2]") {
-  const auto& tok = gpt2();
+  const auto& tok = test::gpt2_tokenizer();
   std::vector<std::string> docs = {"Hello world", "", "토큰 ≠ 단어", "x<|endoftext|>y", std::string(300, 'z')};
   const auto batch = tok.encode_batch(docs);
   REQUIRE(batch.size() == docs.size());
@@ -232,9 +219,9 @@ TEST_CASE("encode_batch gives the same ids as encode", "[tokenizer][gpt2]") {
 }
 
 TEST_CASE("load_tokenizer recognises OpenAI's file names", "[tokenizer][gpt2]") {
-  const auto tok = load_tokenizer(kData + "/gpt2");
+  const auto tok = load_tokenizer(test::data("gpt2"));
   CHECK(tok->vocab_size() == 50257);
   CHECK(tok->encode("Hello world") == std::vector<TokenId>{15496, 995});
-  const auto same = load_tokenizer(kData + "/gpt2/encoder.json", kData + "/gpt2/vocab.bpe");
+  const auto same = load_tokenizer(test::data("gpt2/encoder.json"), test::data("gpt2/vocab.bpe"));
   CHECK(same->encode("Hello world") == std::vector<TokenId>{15496, 995});
 }

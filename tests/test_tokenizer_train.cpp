@@ -3,6 +3,7 @@
 #include <minigpt/load_tokenizer.hpp>
 
 #include <catch2/catch.hpp>
+#include "common.hpp"
 
 #include <algorithm>
 #include <cstdlib>
@@ -15,14 +16,6 @@
 using namespace minigpt;
 
 namespace {
-const std::string kData = MINIGPT_TEST_DATA;
-std::string temp_dir(const std::string& name) {
-  const char* base = std::getenv("TMPDIR");
-  std::string dir = std::string(base && *base ? base : "/tmp") + "/minigpt_train_" + name + "_" +
-                    std::to_string(::getpid());
-  detail::make_directories(dir);
-  return dir;
-}
 // Training the slow, obvious way: recount every pair of every piece before each merge.
 std::vector<std::pair<TokenId, TokenId>> naive_merges(const std::string& text, std::size_t n_merges) {
   std::map<std::string, Index> pieces;
@@ -65,8 +58,8 @@ std::vector<std::pair<TokenId, TokenId>> naive_merges(const std::string& text, s
 }  // namespace
 
 TEST_CASE("Incremental pair counts learn exactly the merges of a full recount", "[tokenizer][train]") {
-  const std::string text = detail::read_file(kData + "/tinyshakespeare.txt").substr(0, 30000) +
-                           detail::read_file(kData + "/tokenizer/texts/korean.txt");
+  const std::string text = detail::read_file(test::data("tinyshakespeare.txt")).substr(0, 30000) +
+                           detail::read_file(test::data("tokenizer/texts/korean.txt"));
   BPETrainOptions opt;
   opt.vocab_size = 256 + 300;
   opt.special_tokens = {};
@@ -141,13 +134,13 @@ TEST_CASE("Special tokens are cut out of the training text and get the last ids"
 }
 
 TEST_CASE("A BPE trained on Shakespeare saves as vocab.json + merges.txt and loads back", "[tokenizer][train]") {
-  const std::string text = detail::read_file(kData + "/tinyshakespeare.txt");
+  const std::string text = detail::read_file(test::data("tinyshakespeare.txt"));
   BPETrainOptions opt;
   opt.vocab_size = 256 + 500 + 1;
   const BPETokenizer tok = train_bpe(text, opt);
   CHECK(tok.vocab_size() == 757);
   CHECK(tok.merges().size() == 500);
-  const std::string dir = temp_dir("shakespeare");
+  const std::string dir = test::temp_dir("shakespeare");
   tok.save(dir);
   const std::string merges = detail::read_file(dir + "/merges.txt");
   CHECK(merges.rfind("#version: 0.2\n", 0) == 0);

@@ -22,7 +22,7 @@ using namespace minigpt;
 
 namespace {
 
-GPTConfig tiny_config(Index vocab = 11) { return GPTConfig::make(2, 2, 16, 16, vocab); }
+GPTConfig training_config(Index vocab = 11) { return GPTConfig::make(2, 2, 16, 16, vocab); }
 
 std::vector<TokenId> random_tokens(Index n, Index vocab, std::uint64_t seed) {
   Rng rng(seed);
@@ -77,7 +77,7 @@ bool same_bits(const Parameters<S>& a, const Parameters<S>& b) {
 }  // namespace
 
 TEST_CASE("AdamW: one and two steps equal PyTorch's formula computed by hand", "[training][adamw]") {
-  GPTConfig c = tiny_config();
+  GPTConfig c = training_config();
   Parameters<double> p(c), g(c);
   Rng rng(1);
   for (Index i = 0; i < p.size(); ++i) {
@@ -130,7 +130,7 @@ TEST_CASE("AdamW: one and two steps equal PyTorch's formula computed by hand", "
 }
 
 TEST_CASE("AdamW reports the first weight tensor an update made non-finite", "[training][adamw]") {
-  GPTConfig c = tiny_config();
+  GPTConfig c = training_config();
   Parameters<float> p(c), g(c);
   g.flat() = 0.01f;
   AdamW<float> opt(c, {});
@@ -156,7 +156,7 @@ TEST_CASE("learning-rate schedule: linear warm-up, cosine decay, floor", "[train
 }
 
 TEST_CASE("gradient-norm clipping scales the whole gradient to the limit", "[training][clipping]") {
-  GPTConfig c = tiny_config();
+  GPTConfig c = training_config();
   Parameters<double> g(c);
   g.get("wte.weight")(0, 0) = 3.0;
   g.get("ln_f.bias")(0, 1) = 4.0;
@@ -221,7 +221,7 @@ TEST_CASE("data loader: seeded windows, targets shifted by one, token files", "[
 }
 
 TEST_CASE("gradient accumulation: 2 micro-batches of B/2 make the step of one batch of B", "[training]") {
-  const GPTConfig c = tiny_config();
+  const GPTConfig c = training_config();
   const DataSplit data = split_train_val(random_tokens(3000, 11, 5));
   TrainOptions whole = small_options();
   whole.batch_size = 4;
@@ -242,7 +242,7 @@ TEST_CASE("gradient accumulation: 2 micro-batches of B/2 make the step of one ba
 }
 
 TEST_CASE("the same seed gives the same run, loss for loss, and another seed another run", "[training]") {
-  GPTConfig c = tiny_config();
+  GPTConfig c = training_config();
   c.resid_pdrop = 0.1;  // dropout masks follow the seed too
   const DataSplit data = split_train_val(random_tokens(3000, 11, 6));
   TrainOptions o = small_options();
@@ -264,7 +264,7 @@ TEST_CASE("the same seed gives the same run, loss for loss, and another seed ano
 }
 
 TEST_CASE("resuming from a checkpoint gives bit for bit the uninterrupted run", "[training][checkpoint]") {
-  GPTConfig c = tiny_config();
+  GPTConfig c = training_config();
   c.embd_pdrop = 0.1;
   c.attn_pdrop = 0.1;
   c.resid_pdrop = 0.1;
@@ -308,7 +308,7 @@ TEST_CASE("resuming from a checkpoint gives bit for bit the uninterrupted run", 
 }
 
 TEST_CASE("a training checkpoint is a Hugging Face model folder plus the optimiser state", "[training][checkpoint]") {
-  const GPTConfig c = tiny_config();
+  const GPTConfig c = training_config();
   const DataSplit data = split_train_val(random_tokens(3000, 11, 8));
   Trainer<float> t(c, small_options(), data);
   t.train_step();
@@ -342,7 +342,7 @@ TEST_CASE("a training checkpoint is a Hugging Face model folder plus the optimis
 
 TEST_CASE("a bad optimizer state or trainer state is a clear error naming the file and field",
           "[training][checkpoint][hardening]") {
-  const GPTConfig c = tiny_config();
+  const GPTConfig c = training_config();
   const DataSplit data = split_train_val(random_tokens(3000, 11, 9));
   Trainer<float> t(c, small_options(), data);
   t.train_step();
@@ -411,7 +411,7 @@ TEST_CASE("a bad optimizer state or trainer state is a clear error naming the fi
 
 TEST_CASE("a full disk or a read-only folder while saving leaves the previous checkpoint intact",
           "[training][checkpoint][hardening]") {
-  const GPTConfig c = tiny_config();
+  const GPTConfig c = training_config();
   const DataSplit data = split_train_val(random_tokens(3000, 11, 10));
   Trainer<float> t(c, small_options(), data);
   t.train_step();
@@ -443,7 +443,7 @@ TEST_CASE("a full disk or a read-only folder while saving leaves the previous ch
 
 TEST_CASE("a NaN stops training, naming the step and the first tensor, and the last checkpoint stays",
           "[training][divergence]") {
-  const GPTConfig c = tiny_config();
+  const GPTConfig c = training_config();
   const DataSplit data = split_train_val(random_tokens(3000, 11, 11));
   Trainer<float> t(c, small_options(), data);
   t.train_step();
