@@ -208,8 +208,9 @@ inline double clip_scale(double norm, double max_norm) {
 template <typename S>
 double clip_grad_norm(Parameters<S>& grads, double max_norm) {
   const double norm = grad_norm(grads);
-  if (clip_scale(norm, max_norm) != 1.0) {
-    const S scale = static_cast<S>(clip_scale(norm, max_norm));
+  const double factor = clip_scale(norm, max_norm);
+  if (factor != 1.0) {
+    const S scale = static_cast<S>(factor);
     const Index chunk = Index(1) << 16, n = grads.size();
     detail::for_each_chunk(n, (n + chunk - 1) / chunk, [&](Index c) {
       grads.flat().segment(c * chunk, std::min(chunk, n - c * chunk)) *= scale;

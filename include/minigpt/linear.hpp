@@ -36,16 +36,15 @@ void linear_forward(MatrixRef<S> out, const ConstMatrixRef<S>& in, const Eigen::
     if (bias != nullptr) out.rowwise() = ConstRowVectorMap<S>(bias, n_out);
     detail::product(out, in, weight, /*accumulate*/ bias != nullptr);
     return;
-  } else {
-    // One contiguous range of output columns per thread (multiples of 16 floats, a cache
-    // line), so each thread streams its own part of every row of W.
-    const Index parts = std::min<Index>(detail::max_threads(), (n_out + 15) / 16);
-    const Index width = ((n_out + parts - 1) / parts + 15) / 16 * 16;
-    detail::parallel_for(parts, static_cast<double>(N * weight.rows() * width), [&](Index part) {
-      const Index c0 = std::min(part * width, n_out), n = std::min(width, n_out - c0);
-      if (n > 0) out.middleCols(c0, n).noalias() = in * weight.middleCols(c0, n);
-    });
   }
+  // One contiguous range of output columns per thread (multiples of 16 floats, a cache
+  // line), so each thread streams its own part of every row of W.
+  const Index parts = std::min<Index>(detail::max_threads(), (n_out + 15) / 16);
+  const Index width = ((n_out + parts - 1) / parts + 15) / 16 * 16;
+  detail::parallel_for(parts, static_cast<double>(N * weight.rows() * width), [&](Index part) {
+    const Index c0 = std::min(part * width, n_out), n = std::min(width, n_out - c0);
+    if (n > 0) out.middleCols(c0, n).noalias() = in * weight.middleCols(c0, n);
+  });
   if (bias != nullptr) out.rowwise() += ConstRowVectorMap<S>(bias, n_out);
 }
 

@@ -70,10 +70,6 @@
 #include <utility>
 #include <vector>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 namespace minigpt {
 
 // The defaults are nanoGPT's shakespeare_char recipe at its CPU scale ("baby GPT").
@@ -179,15 +175,6 @@ template <typename S>
 double forward_loss(GPT<S>& model, const Batch& batch) {
   const Tensor<S>& logits = model.forward(batch.inputs.data(), batch.B, batch.T);
   return static_cast<double>(cross_entropy<S>(logits.matrix(), batch.targets.data()));
-}
-
-// Which OpenMP thread this is (0 outside parallel regions, or without OpenMP).
-inline std::size_t thread_index() {
-#ifdef _OPENMP
-  return static_cast<std::size_t>(omp_get_thread_num());
-#else
-  return 0;
-#endif
 }
 
 }  // namespace detail
@@ -441,23 +428,21 @@ class Trainer {
   // each forward pass shares its own products among the threads.
   std::vector<double> batch_losses(const std::vector<Batch>& batches) {
     const auto n = static_cast<Index>(batches.size());
-    const auto n_shards = static_cast<int>(shards_.size());
+    const auto n_shards = static_cast<Index>(shards_.size());
     std::vector<double> losses(batches.size());
     if (n_shards == 1) {
       for (Index i = 0; i < n; ++i) losses[static_cast<std::size_t>(i)] = detail::forward_loss(model_, batches[static_cast<std::size_t>(i)]);
       return losses;
     }
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic, 1) num_threads(n_shards)
-#endif
-    for (Index i = 0; i < n; ++i) {
-      Shard& sh = shards_[detail::thread_index()];  // this thread's own copy of the model
+    detail::parallel_tasks(n_shards, [&](Index s) {
+      Shard& sh = shards_[static_cast<std::size_t>(s)];  // this shard's own copy of the model
       try {
-        losses[static_cast<std::size_t>(i)] = detail::forward_loss(model_of(sh), batches[static_cast<std::size_t>(i)]);
+        for (Index i = s; i < n; i += n_shards)
+          losses[static_cast<std::size_t>(i)] = detail::forward_loss(model_of(sh), batches[static_cast<std::size_t>(i)]);
       } catch (...) {
         sh.error = std::current_exception();  // exceptions may not leave an OpenMP thread
       }
-    }
+    });
     for (Shard& sh : shards_)
       if (sh.error) std::rethrow_exception(std::exchange(sh.error, nullptr));
     return losses;

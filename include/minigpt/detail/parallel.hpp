@@ -4,6 +4,10 @@
 // whole job is big enough to pay for waking them (n * cost >= about 2^15 multiply-adds), and
 // in order on this thread otherwise (and always, when minigpt is built without OpenMP).
 // Bodies must not throw: every check happens before the loop.
+//
+// parallel_tasks(n, body) runs body(i) for i in [0, n), each on whichever thread is free
+// (dynamic scheduling): for a few big tasks of uneven length, such as the pieces of a matrix
+// product or the shards of a batch.
 #pragma once
 
 #include "../tensor.hpp"
@@ -24,6 +28,25 @@ void parallel_for(Index n, double cost_per_item, F&& body) {
 #else
   (void)cost_per_item;
   for (Index i = 0; i < n; ++i) body(i);
+#endif
+}
+
+template <typename F>
+void parallel_tasks(Index n, F&& body) {
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic, 1) if (n > 1 && !omp_in_parallel())
+  for (Index i = 0; i < n; ++i) body(i);
+#else
+  for (Index i = 0; i < n; ++i) body(i);
+#endif
+}
+
+// True inside a parallel region (where a nested loop runs on this thread alone).
+inline bool in_parallel() {
+#ifdef _OPENMP
+  return omp_in_parallel() != 0;
+#else
+  return false;
 #endif
 }
 

@@ -15,26 +15,12 @@
 #pragma once
 
 #include "../tensor.hpp"
+#include "parallel.hpp"
 
 #include <algorithm>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 namespace minigpt {
 namespace detail {
-
-// body(i) for i in [0, n), each on whichever thread is free (dynamic scheduling).
-template <typename F>
-void parallel_tasks(Index n, F&& body) {
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic, 1) if (n > 1 && !omp_in_parallel())
-  for (Index i = 0; i < n; ++i) body(i);
-#else
-  for (Index i = 0; i < n; ++i) body(i);
-#endif
-}
 
 // How many pieces the longer side `length` of an (m, n) output with inner size k is cut into:
 // one for small products, else 2 to 8 pieces of about 64 or more. Two pieces at least as soon
@@ -52,11 +38,7 @@ void product(Out&& out, const A& a, const B& b, bool accumulate) {
   const bool by_rows = m >= n;
   const Index length = by_rows ? m : n;
   const Index pieces = product_pieces(m, n, k, length);
-#ifdef _OPENMP
-  const bool alone = omp_in_parallel() || omp_get_max_threads() == 1;
-#else
-  const bool alone = true;
-#endif
+  const bool alone = in_parallel() || max_threads() == 1;
   if (pieces == 1 || alone) {  // one thread: the whole product at once (the same bits as in pieces)
     if (accumulate) out.noalias() += a * b;
     else out.noalias() = a * b;
