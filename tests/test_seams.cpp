@@ -221,7 +221,7 @@ TEST_CASE("a gradient on the hidden states flows through the whole model (finite
   }
 }
 
-TEST_CASE("one set of weights, several forward passes: activations are the caller's", "[seams]") {
+TEST_CASE("one set of weights serves several forward passes: the activations are the caller's", "[seams]") {
   const GPT<float> model = load_model<float>(test::data("gpt2-tiny"));
   const ReferenceBatch batch = reference_batch();
   const Index T = batch.T, V = model.config().vocab_size;
@@ -232,17 +232,18 @@ TEST_CASE("one set of weights, several forward passes: activations are the calle
   for (Index b = 0; b < 2; ++b)
     threads.emplace_back([&, b] { apart[b] = model.forward(acts[b], batch.ids.data() + b * T, 1, T); });
   for (auto& t : threads) t.join();
-  // Both at once, in a third set: the same logits, row for row.
+  // Both at once, in a third set: the same logits, row for row (to float rounding: the
+  // products are cut differently for one sequence and for two).
   GPTActivations<float> together;
   const Tensor<float>& both = model.forward(together, batch.ids, 2, T);
   for (Index b = 0; b < 2; ++b)
-    for (Index i = 0; i < T * V; ++i) CHECK(apart[b].data()[i] == Approx(both.data()[b * T * V + i]).margin(1e-6));
+    CHECK(test::relative_error(apart[b].data(), both.data() + b * T * V, static_cast<std::size_t>(T * V)) < 1e-6);
   // The last position's hidden state alone is the last row of the full hidden states.
   ForwardOptions<float> last;
   last.last_position_only = true;
   model.forward(acts[0], batch.ids, 2, T, last);
   CHECK(acts[0].hidden.rows() == 2);
-  CHECK((acts[0].hidden.row(1) - together.hidden.row(2 * T - 1)).cwiseAbs().maxCoeff() < 1e-6f);
+  CHECK((acts[0].hidden.row(1) - together.hidden.row(2 * T - 1)).cwiseAbs().maxCoeff() < 1e-5f);
 
   // A copy of a model is its weights: no activations or gradients come along.
   GPT<float> busy = load_model<float>(test::data("gpt2-tiny"));
