@@ -25,6 +25,7 @@
 #include <minigpt/char_tokenizer.hpp>
 #include <minigpt/load_tokenizer.hpp>
 #include <minigpt/loss_curve.hpp>
+#include <minigpt/package_data.hpp>
 #include <minigpt/progress.hpp>
 #include <minigpt/training.hpp>
 
@@ -81,7 +82,7 @@ static void predict(GPT<float>& model, const Tokenizer& tok, const std::string& 
 int main(int argc, char** argv) {
   // ---- 1. flags ----
   CLI::App app{"Train a small GPT to predict the next token of a text, then let it predict."};
-  std::string data = std::string(MINIGPT_DATA_DIR) + "/tinyshakespeare.txt", tokenizer_spec = "char";
+  std::string data, tokenizer_spec = "char";  // data: the bundled tinyshakespeare unless --data names a file
   std::string out = "shakespeare-char", predict_dir;
   GPTConfig config = GPTConfig::make(4, 4, 128, 64, 0);  // nanoGPT's baby GPT; V comes from the tokenizer
   TrainOptions train;                                     // batch 12, 2,000 steps ... (training.hpp)
@@ -96,7 +97,8 @@ int main(int argc, char** argv) {
   app.add_option("--max-iters", train.max_iters, "training steps (default 2000)")->check(CLI::NonNegativeNumber);
   app.add_option("--lr", lr, "peak learning rate (default 2e-3; nanoGPT's recipe uses 1e-3)")->check(CLI::PositiveNumber);
   app.add_option("--seed", train.seed, "random seed: weights, batches, sampling (default 1337)");
-  app.add_option("--out", out, "folder for the model, its vocabulary and loss.svg (default shakespeare-char)");
+  app.add_option("--out", out,
+                 "folder for the model, its vocabulary and loss.svg (default shakespeare-char, in the current folder)");
   app.add_option("--predict", predict_dir, "use the model saved in this folder; do not train");
   try {
     app.parse(argc, argv);
@@ -110,6 +112,7 @@ int main(int argc, char** argv) {
 
   try {
     // ---- 2. text -> tokens (토큰) ----
+    if (data.empty()) data = package_data("tinyshakespeare.txt", MINIGPT_PACKAGE_DATA);  // found beside the program
     const std::string text = load_text(data);
     std::unique_ptr<Tokenizer> tok;
     std::unique_ptr<GPT<float>> model;
@@ -150,9 +153,10 @@ int main(int argc, char** argv) {
           const StepResult r = trainer.train_step();
           bar.update(r.step, r.loss, r.tokens);
           if (r.step % 250 == 0 || trainer.done()) {
-            const EvalPoint e = trainer.evaluate();  // 20 batches of each split
-            char line[128];
-            std::snprintf(line, sizeof line, "step %lld: train loss %.4f, val loss %.4f (guessing: %.4f)",
+            const EvalPoint e = trainer.evaluate();  // 20 batches of each split: an estimate, quick
+            char line[160];
+            std::snprintf(line, sizeof line,
+                          "step %lld: train loss %.4f, val loss %.4f (estimates on 20 batches; guessing: %.4f)",
                           (long long)r.step, e.train_loss, e.val_loss, log_v);
             bar.message(line);
             save();
@@ -172,10 +176,12 @@ int main(int argc, char** argv) {
                               " parameters, V = " + std::to_string(config.vocab_size),
                           log_v);
       std::printf("saved the model, its vocabulary and loss.svg in %s/\n", out.c_str());
-      std::printf("val loss %.4f\n", trainer.split_loss(Trainer<float>::Split::val));  // the whole split
+      std::printf("val loss %.4f (the whole validation split, %zu tokens)\n",
+                  trainer.split_loss(Trainer<float>::Split::val), split.val.size());
       model = std::make_unique<GPT<float>>(trainer.model());
     } else {  // a saved model: its loss on this text's validation part
-      std::printf("val loss %.4f\n", dataset_loss(*model, split.val, train.batch_size, model->config().n_positions));
+      std::printf("val loss %.4f (the whole validation split, %zu tokens)\n",
+                  dataset_loss(*model, split.val, train.batch_size, model->config().n_positions), split.val.size());
     }
 
     // ---- 4. prediction: the most likely next tokens, and a sampled continuation ----

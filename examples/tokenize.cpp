@@ -8,13 +8,15 @@
 //   tokenize train --input shakespeare.txt --vocab-size 1000 --out my_bpe
 //   echo "To be" | tokenize encode --model my_bpe         a trained tokenizer, by folder
 //
-// Without --model or --vocab/--merges, GPT-2's files from the repository's tests/data/gpt2 are
-// used. --vocab takes encoder.json or vocab.json; --merges takes vocab.bpe or merges.txt;
+// Without --model or --vocab/--merges, GPT-2's files that come with the program are used:
+// <prefix>/share/minigpt/gpt2 beside an installed tokenize, build/share/minigpt/gpt2 in the
+// build tree (found relative to the program itself: package_data.hpp), from any folder. --vocab takes encoder.json or vocab.json; --merges takes vocab.bpe or merges.txt;
 // --model DIR means whatever tokenizer DIR holds (vocab.json + merges.txt, encoder.json +
 // vocab.bpe, or a character vocabulary char_vocab.json).
 #include <minigpt/bpe_trainer.hpp>
 #include <minigpt/data_loader.hpp>
 #include <minigpt/load_tokenizer.hpp>
+#include <minigpt/package_data.hpp>
 
 #include <CLI/CLI.hpp>
 
@@ -127,12 +129,12 @@ int main(int argc, char** argv) {
       return 0;
     }
 
-    // Which tokenizer: explicit files, a folder, or GPT-2's from the repository.
+    // Which tokenizer: explicit files, a folder, or GPT-2's, which comes with the program.
     std::unique_ptr<Tokenizer> tok;
     if (!vocab.empty())
       tok = load_tokenizer(vocab, merges);
     else
-      tok = load_tokenizer(model_dir.empty() ? std::string(MINIGPT_DATA_DIR) + "/gpt2" : model_dir);
+      tok = load_tokenizer(model_dir.empty() ? package_data("gpt2", MINIGPT_PACKAGE_DATA) : model_dir);
 
     if (encode->parsed()) {
       const std::string bytes = read_stdin();

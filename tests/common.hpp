@@ -124,6 +124,23 @@ inline Run run_program(const std::string& program, const std::string& args) {
   return r;
 }
 
+// Runs a shell command line as it stands (its standard output is captured; add 2>&1 for the
+// errors too), e.g. "cd DIR && ./program < input".
+inline Run run_shell(const std::string& cmd) {
+  Run r;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (p == nullptr) return r;
+  std::array<char, 4096> buf{};
+  std::size_t n;
+  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
+  const int st = pclose(p);
+  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return r;
+}
+
+// A path quoted for the shell.
+inline std::string quoted(const std::string& path) { return "'" + path + "'"; }
+
 // The contents of a file, bytes as they are ("" when it cannot be read).
 inline std::string file_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

@@ -13,6 +13,7 @@
 //                train_options.hpp, training.hpp (사전 학습), evaluation.hpp, training_history.hpp,
 //                divergence.hpp, training_checkpoint.hpp, progress.hpp, loss_curve.hpp
 //   using it     sampling.hpp, generation.hpp, safetensors.hpp, checkpoint.hpp
+//   programs     package_data.hpp (the data installed with them)
 #pragma once
 
 #include "adamw.hpp"
@@ -42,6 +43,7 @@
 #include "loss.hpp"
 #include "loss_curve.hpp"
 #include "lr_schedule.hpp"
+#include "package_data.hpp"
 #include "parameters.hpp"
 #include "pretokenizer.hpp"
 #include "progress.hpp"

@@ -1,5 +1,6 @@
 // Builds against the installed package and runs a tiny model end to end: the parameter count
-// of GPT-2 small, then a forward pass and a greedy continuation of a random model.
+// of GPT-2 small, then a forward pass and a greedy continuation of a random model; and GPT-2's
+// tokenizer from the package's data folder (minigpt_DATA_DIR) gives OpenAI's ids.
 #include <minigpt/minigpt.hpp>
 
 #include <iostream>
@@ -16,6 +17,9 @@ int main() {
   const auto out = generate(model, {1, 2, 3}, 1, opt, rng);
   std::cout << "consumer ok:";
   for (TokenId id : out[0]) std::cout << ' ' << id;
+  const std::vector<TokenId> hello = load_tokenizer(GPT2_VOCABULARY)->encode("Hello world");
+  std::cout << "; \"Hello world\" ->";
+  for (TokenId id : hello) std::cout << ' ' << id;
   std::cout << '\n';
-  return out[0].size() == 5 ? 0 : 1;
+  return out[0].size() == 5 && hello == std::vector<TokenId>{15496, 995} ? 0 : 1;
 }
