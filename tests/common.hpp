@@ -86,6 +86,26 @@ inline const minigpt::BPETokenizer& gpt2_tokenizer() {
   return t;
 }
 
+// The batch of the committed GPT-2 reference (gpt2-tiny/reference.json): B rows of T input
+// ids, and their targets.
+struct ReferenceBatch {
+  std::vector<minigpt::TokenId> ids, targets;
+  minigpt::Index B = 0, T = 0;
+};
+
+inline ReferenceBatch reference_batch() {
+  const auto j = read_json(data("gpt2-tiny/reference.json"));
+  ReferenceBatch b;
+  for (const auto& row : j["input_ids"]) {
+    for (int id : row) b.ids.push_back(id);
+    ++b.B;
+  }
+  for (const auto& row : j["targets"])
+    for (int id : row) b.targets.push_back(id);
+  b.T = static_cast<minigpt::Index>(b.ids.size()) / b.B;
+  return b;
+}
+
 // The ids in a text file of whitespace-separated numbers (a committed reference).
 inline std::vector<minigpt::TokenId> read_ids(const std::string& path) {
   std::istringstream in(minigpt::detail::read_file(path));

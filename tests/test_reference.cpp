@@ -9,28 +9,10 @@ using namespace minigpt;
 
 namespace {
 
-struct ReferenceBatch {
-  std::vector<TokenId> ids, targets;
-  Index B = 0, T = 0;
-};
-
-ReferenceBatch reference_batch() {
-  const auto j = test::read_json(test::data("gpt2-tiny/reference.json"));
-  ReferenceBatch b;
-  for (const auto& row : j["input_ids"]) {
-    for (int id : row) b.ids.push_back(id);
-    ++b.B;
-  }
-  for (const auto& row : j["targets"])
-    for (int id : row) b.targets.push_back(id);
-  b.T = static_cast<Index>(b.ids.size()) / b.B;
-  return b;
-}
-
 template <typename S>
 void check_against_torch(double tolerance) {
   GPT<S> model = load_model<S>(test::data("gpt2-tiny"));
-  const ReferenceBatch batch = reference_batch();
+  const test::ReferenceBatch batch = test::reference_batch();
   ForwardOptions<S> opt;
   opt.training = true;
   opt.attention_maps = true;
@@ -88,7 +70,7 @@ TEST_CASE("greedy generation with the KV cache equals PyTorch's continuation", "
 }
 
 TEST_CASE("F16, BF16, prefixed and untied checkpoints load as PyTorch reads them", "[reference][checkpoint]") {
-  const ReferenceBatch batch = reference_batch();
+  const test::ReferenceBatch batch = test::reference_batch();
   for (const std::string variant : {"f16", "bf16", "untied"}) {
     INFO("variant " << variant);
     GPT<double> model = load_model<double>(test::data("gpt2-tiny/" + variant));
