@@ -582,6 +582,14 @@ class GGUFWriter {
     kv_.emplace_back(key, std::move(v));
   }
 
+  void erase(const std::string& key) {
+    kv_.erase(std::remove_if(kv_.begin(), kv_.end(), [&](const auto& kv) { return kv.first == key; }), kv_.end());
+  }
+  void erase_tensor(const std::string& name) {
+    tensors_.erase(std::remove_if(tensors_.begin(), tensors_.end(), [&](const Tensor& t) { return t.name == name; }),
+                   tensors_.end());
+  }
+
   // ne in ggml order; bytes must hold exactly the tensor's data in that type.
   void add_tensor(const std::string& name, const std::vector<Index>& ne, std::uint32_t type, std::string bytes) {
     const GGMLTypeInfo* info = ggml_type_info(type);
@@ -775,19 +783,21 @@ constexpr std::int32_t kTokenNormal = 1, kTokenControl = 3, kTokenUnused = 5;  /
 // file). Without a tokenizer, or past its last id, the vocabulary is filled with "[PAD<id>]"
 // tokens of type unused, as llama.cpp's converter pads: llama.cpp needs one token per row of
 // the embedding, and load_gguf reads such ids as padding, not as a tokenizer.
-inline void save_gguf(const GPT<float>& model, const BPETokenizer* tokenizer, const std::string& path,
-                      GGMLType type = GGMLType::F32) {
+//
+// gguf_writer() builds the file without writing it (to add metadata of one's own, say);
+// save_gguf() writes it, atomically.
+inline GGUFWriter gguf_writer(const GPT<float>& model, const BPETokenizer* tokenizer, GGMLType type = GGMLType::F32) {
   const GPTConfig& c = model.config();
-  c.validate(path);
+  c.validate();
   if (c.activation() != Activation::gelu_tanh)
-    throw ArgumentError("save_gguf: llama.cpp's gpt2 runs the tanh GELU; activation_function '" + c.activation_function +
+    throw ArgumentError("gguf_writer: llama.cpp's gpt2 runs the tanh GELU; activation_function '" + c.activation_function +
                         "' cannot be saved as GGUF");
   const Index V = c.vocab_size;
   if (tokenizer && tokenizer->vocab_size() > V)
-    throw ArgumentError("save_gguf: the tokenizer has " + std::to_string(tokenizer->vocab_size()) +
+    throw ArgumentError("gguf_writer: the tokenizer has " + std::to_string(tokenizer->vocab_size()) +
                         " tokens, more than the model's vocab_size " + std::to_string(V));
   auto u32 = [&](Index v, const char* what) {
-    if (v > static_cast<Index>(UINT32_MAX)) throw ArgumentError(std::string("save_gguf: ") + what + " does not fit in 32 bits");
+    if (v > static_cast<Index>(UINT32_MAX)) throw ArgumentError(std::string("gguf_writer: ") + what + " does not fit in 32 bits");
     return GGUFValue::u32(static_cast<std::uint32_t>(v));
   };
   GGUFWriter w;
@@ -853,7 +863,12 @@ inline void save_gguf(const GPT<float>& model, const BPETokenizer* tokenizer, co
     if (tt == GGMLType::Q8_0 && ne[0] % detail::kQ8Block != 0) tt = GGMLType::F16;  // as llama.cpp's converter
     w.add_tensor(name, ne, static_cast<std::uint32_t>(tt), detail::encode_tensor(data, info.size, tt));
   }
-  w.save(path);
+  return w;
+}
+
+inline void save_gguf(const GPT<float>& model, const BPETokenizer* tokenizer, const std::string& path,
+                      GGMLType type = GGMLType::F32) {
+  gguf_writer(model, tokenizer, type).save(path);
 }
 
 inline void save_gguf(const GPT<float>& model, const BPETokenizer& tokenizer, const std::string& path,
