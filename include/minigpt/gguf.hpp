@@ -514,7 +514,8 @@ class GGUFReader {
       if (row % info->block != 0)
         throw FileError(path_, field, "rows of " + std::to_string(row) + " values are not a whole number of " +
                                           info->name + " blocks (" + std::to_string(info->block) + " values each)");
-      t.bytes = detail::checked_mul(t.count / info->block, info->bytes, "bytes");  // count/block <= 2^63/block
+      if (__builtin_mul_overflow(t.count / info->block, info->bytes, &t.bytes))
+        throw FileError(path_, field, "ne " + shape_text(t.ne) + ": the size in bytes overflows 64 bits");
       const auto offset = c.read<std::uint64_t>(field, "its offset");
       if (offset % static_cast<std::uint64_t>(alignment_) != 0)
         throw FileError(path_, field, "offset " + std::to_string(offset) + " is not a multiple of the alignment " +
