@@ -325,6 +325,7 @@ class GGUFReader {
   void read_f32(const GGUFTensorInfo& t, float* dst, bool allow_non_finite = false) const {
     const unsigned char* p = raw(t);
     const std::size_t n = static_cast<std::size_t>(t.count);
+    if (n == 0) return;
     switch (t.type) {
       case 0: std::memcpy(dst, p, n * 4); break;
       case 1:
@@ -368,7 +369,7 @@ class GGUFReader {
     m.cols = t.ne.empty() ? 1 : t.ne[0];
     m.rows = m.cols == 0 ? 0 : t.count / m.cols;
     m.blocks.resize(static_cast<std::size_t>(t.count / 32));
-    std::memcpy(static_cast<void*>(m.blocks.data()), raw(t), m.blocks.size() * sizeof(detail::BlockQ8_0));
+    if (!m.blocks.empty()) std::memcpy(static_cast<void*>(m.blocks.data()), raw(t), m.blocks.size() * sizeof(detail::BlockQ8_0));
     for (std::size_t b = 0; b < m.blocks.size(); ++b)
       if (!std::isfinite(detail::half_to_float(m.blocks[b].d)))
         throw FileError(path_, "tensor '" + t.name + "'", "block " + std::to_string(b) + " has a non-finite scale");
