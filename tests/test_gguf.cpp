@@ -17,16 +17,16 @@ using Catch::Matchers::Contains;
 
 namespace {
 
-GPT<float> tiny() { return load_model<float>(test::data("gpt2-tiny")); }
+GPT<float> gguf_tiny() { return load_model<float>(test::data("gpt2-tiny")); }
 
 // The bytes x would become in the file, read back: the type's own rounding.
-float through(GGMLType t, float x) {
+float gguf_through(GGMLType t, float x) {
   if (t == GGMLType::F16) return detail::half_to_float(detail::float_to_half(x));
   if (t == GGMLType::BF16) return detail::bf16_to_float(detail::float_to_bf16(x));
   return x;
 }
 
-std::vector<TokenId> greedy(GPT<float>& model, const std::vector<TokenId>& prompt, Index n) {
+std::vector<TokenId> gguf_greedy(GPT<float>& model, const std::vector<TokenId>& prompt, Index n) {
   GenerateOptions opt;
   opt.max_new_tokens = n;
   opt.sampling.temperature = 0;
@@ -35,37 +35,37 @@ std::vector<TokenId> greedy(GPT<float>& model, const std::vector<TokenId>& promp
 }
 
 // ---- a GGUF file by hand, byte by byte (independent of GGUFWriter) ----
-struct Bytes {
+struct GGUFBytes {
   std::string s;
-  Bytes& u8(std::uint8_t v) { return raw(&v, 1); }
-  Bytes& u32(std::uint32_t v) { return raw(&v, 4); }
-  Bytes& u64(std::uint64_t v) { return raw(&v, 8); }
-  Bytes& f32(float v) { return raw(&v, 4); }
-  Bytes& str(const std::string& t) { return u64(t.size()).raw(t.data(), t.size()); }
-  Bytes& raw(const void* p, std::size_t n) {
+  GGUFBytes& u8(std::uint8_t v) { return raw(&v, 1); }
+  GGUFBytes& u32(std::uint32_t v) { return raw(&v, 4); }
+  GGUFBytes& u64(std::uint64_t v) { return raw(&v, 8); }
+  GGUFBytes& f32(float v) { return raw(&v, 4); }
+  GGUFBytes& str(const std::string& t) { return u64(t.size()).raw(t.data(), t.size()); }
+  GGUFBytes& raw(const void* p, std::size_t n) {
     s.append(static_cast<const char*>(p), n);
     return *this;
   }
-  Bytes& pad(std::size_t a = 32) {
+  GGUFBytes& pad(std::size_t a = 32) {
     s.append((a - s.size() % a) % a, '\0');
     return *this;
   }
 };
 
 // "GGUF", version 3, counts.
-Bytes header(std::uint64_t tensors, std::uint64_t kvs, std::uint32_t version = 3) {
-  Bytes b;
+GGUFBytes gguf_header(std::uint64_t tensors, std::uint64_t kvs, std::uint32_t version = 3) {
+  GGUFBytes b;
   b.raw("GGUF", 4).u32(version).u64(tensors).u64(kvs);
   return b;
 }
 
-std::string write(const std::string& dir, const std::string& name, const std::string& bytes) {
+std::string gguf_write(const std::string& dir, const std::string& name, const std::string& bytes) {
   const std::string path = dir + "/" + name;
   std::ofstream(path, std::ios::binary) << bytes;
   return path;
 }
 
-std::string open_error(const std::string& path) {
+std::string gguf_open_error(const std::string& path) {
   try {
     GGUFReader r(path);
   } catch (const FileError& e) {
@@ -76,7 +76,7 @@ std::string open_error(const std::string& path) {
   return "";
 }
 
-std::string load_error(const std::string& path) {
+std::string gguf_load_error(const std::string& path) {
   try {
     (void)load_gguf(path);
   } catch (const FileError& e) {
@@ -88,8 +88,8 @@ std::string load_error(const std::string& path) {
 }
 
 // One F32 tensor "t" of ne {2} after the given metadata bytes (kvs entries).
-std::string one_tensor_file(const std::string& kv_bytes, std::uint64_t kvs, const std::string& tensor_info) {
-  Bytes b = header(1, kvs);
+std::string gguf_one_tensor_file(const std::string& kv_bytes, std::uint64_t kvs, const std::string& tensor_info) {
+  GGUFBytes b = gguf_header(1, kvs);
   b.s += kv_bytes;
   b.s += tensor_info;
   b.pad();
@@ -97,8 +97,8 @@ std::string one_tensor_file(const std::string& kv_bytes, std::uint64_t kvs, cons
   return b.s;
 }
 
-std::string f32_info(const std::string& name, std::vector<std::uint64_t> ne, std::uint32_t type = 0, std::uint64_t offset = 0) {
-  Bytes b;
+std::string gguf_f32_info(const std::string& name, std::vector<std::uint64_t> ne, std::uint32_t type = 0, std::uint64_t offset = 0) {
+  GGUFBytes b;
   b.str(name).u32(static_cast<std::uint32_t>(ne.size()));
   for (auto d : ne) b.u64(d);
   b.u32(type).u64(offset);
@@ -111,7 +111,7 @@ std::string f32_info(const std::string& name, std::vector<std::uint64_t> ne, std
 
 TEST_CASE("GGUF round trip of gpt2-tiny: F32 bit for bit, F16 and BF16 within their rounding", "[gguf]") {
   const std::string dir = test::scratch("gguf-roundtrip");
-  GPT<float> m = tiny();
+  GPT<float> m = gguf_tiny();
   const Parameters<float>& p = m.parameters();
   for (GGMLType t : {GGMLType::F32, GGMLType::F16, GGMLType::BF16}) {
     INFO("type " << ggml_type_name(static_cast<std::uint32_t>(t)));
@@ -125,7 +125,7 @@ TEST_CASE("GGUF round trip of gpt2-tiny: F32 bit for bit, F16 and BF16 within th
       const bool typed = info.shape.size() == 2 && info.name != "wpe.weight";
       for (Index i = 0; i < info.size; ++i) {
         const float x = p.data()[info.offset + i];
-        REQUIRE(g.model.parameters().data()[info.offset + i] == (typed ? through(t, x) : x));
+        REQUIRE(g.model.parameters().data()[info.offset + i] == (typed ? gguf_through(t, x) : x));
       }
     }
   }
@@ -133,7 +133,7 @@ TEST_CASE("GGUF round trip of gpt2-tiny: F32 bit for bit, F16 and BF16 within th
 
 TEST_CASE("GGUF round trip in Q8_0: rows of 32 quantized as ggml does, others in F16", "[gguf]") {
   const std::string dir = test::scratch("gguf-q8");
-  GPT<float> m = tiny();  // C = 48: only mlp.c_proj (rows of 4C = 192 inputs) is a whole number of blocks
+  GPT<float> m = gguf_tiny();  // C = 48: only mlp.c_proj (rows of 4C = 192 inputs) is a whole number of blocks
   save_gguf(m, nullptr, dir + "/m.gguf", GGMLType::Q8_0);
   GGUFReader r(dir + "/m.gguf");
   CHECK(r.find_tensor("blk.0.ffn_down.weight")->type == 8);
@@ -171,7 +171,7 @@ TEST_CASE("GGUF round trip in Q8_0: rows of 32 quantized as ggml does, others in
 
 TEST_CASE("GGUF: the layout llama.cpp needs (names, (out, in) rows, metadata)", "[gguf]") {
   const std::string dir = test::scratch("gguf-layout");
-  GPT<float> m = tiny();
+  GPT<float> m = gguf_tiny();
   save_gguf(m, nullptr, dir + "/m.gguf");
   GGUFReader r(dir + "/m.gguf");
   const Index C = 48;
@@ -322,7 +322,7 @@ TEST_CASE("GGUF: our reader sees what @huggingface/gguf sees in the committed fi
 
 TEST_CASE("GGUF: the committed files are what the writer makes, byte for byte", "[gguf]") {
   const std::string dir = test::scratch("gguf-committed");
-  GPT<float> m = tiny();
+  GPT<float> m = gguf_tiny();
   for (const char* t : {"f32", "f16", "bf16", "q8_0"}) {
     INFO("type " << t);
     save_gguf(m, nullptr, dir + "/m.gguf", parse_ggml_type(t));
@@ -340,7 +340,7 @@ TEST_CASE("GGUF: greedy tokens equal llama.cpp's on the same files", "[gguf][gen
     INFO("file " << it.key());
     const auto expected = it.value().get<std::vector<TokenId>>();
     GGUFModel g = load_gguf(test::data("gguf/" + it.key()));
-    const std::vector<TokenId> ours = greedy(g.model, prompt, static_cast<Index>(expected.size()));
+    const std::vector<TokenId> ours = gguf_greedy(g.model, prompt, static_cast<Index>(expected.size()));
     CHECK(ours == expected);
     CHECK(std::equal(torch.begin(), torch.end(), ours.begin()));
   }
@@ -350,13 +350,13 @@ TEST_CASE("GGUF: greedy tokens equal llama.cpp's on the same files", "[gguf][gen
 
 TEST_CASE("GGUF bad input: empty, wrong magic, versions, big-endian", "[bad_input][gguf]") {
   const std::string dir = test::scratch("bad-gguf-magic");
-  CHECK_THAT(open_error(write(dir, "empty.gguf", "")), Contains("empty.gguf") && Contains("magic") && Contains("truncated"));
-  CHECK_THAT(open_error(write(dir, "st.gguf", std::string("\x08\0\0\0\0\0\0\0{}      ", 16))), Contains("st.gguf") && Contains("not a GGUF file"));
-  CHECK_THAT(open_error(write(dir, "v1.gguf", header(0, 0, 1).s)), Contains("version") && Contains("1 is not supported"));
-  CHECK_THAT(open_error(write(dir, "v4.gguf", header(0, 0, 4).s)), Contains("version") && Contains("4 is not supported"));
-  CHECK_THAT(open_error(write(dir, "be.gguf", header(0, 0, 0x03000000).s)), Contains("version") && Contains("big-endian"));
-  CHECK_THAT(open_error(write(dir, "short.gguf", header(0, 0).s.substr(0, 15))), Contains("tensor_count") && Contains("truncated"));
-  GGUFReader ok(write(dir, "ok.gguf", header(0, 0).s));  // a file with nothing in it is valid
+  CHECK_THAT(gguf_open_error(gguf_write(dir, "empty.gguf", "")), Contains("empty.gguf") && Contains("magic") && Contains("truncated"));
+  CHECK_THAT(gguf_open_error(gguf_write(dir, "st.gguf", std::string("\x08\0\0\0\0\0\0\0{}      ", 16))), Contains("st.gguf") && Contains("not a GGUF file"));
+  CHECK_THAT(gguf_open_error(gguf_write(dir, "v1.gguf", gguf_header(0, 0, 1).s)), Contains("version") && Contains("1 is not supported"));
+  CHECK_THAT(gguf_open_error(gguf_write(dir, "v4.gguf", gguf_header(0, 0, 4).s)), Contains("version") && Contains("4 is not supported"));
+  CHECK_THAT(gguf_open_error(gguf_write(dir, "be.gguf", gguf_header(0, 0, 0x03000000).s)), Contains("version") && Contains("big-endian"));
+  CHECK_THAT(gguf_open_error(gguf_write(dir, "short.gguf", gguf_header(0, 0).s.substr(0, 15))), Contains("tensor_count") && Contains("truncated"));
+  GGUFReader ok(gguf_write(dir, "ok.gguf", gguf_header(0, 0).s));  // a file with nothing in it is valid
   CHECK(ok.tensors().empty());
 }
 
@@ -371,125 +371,125 @@ TEST_CASE("GGUF bad input: a valid file cut at every byte of its header and data
   cuts.push_back(good.size() - 1);
   for (std::size_t n : cuts) {
     INFO("cut at " << n << " of " << good.size());
-    const std::string path = write(dir, "cut.gguf", good.substr(0, n));
-    REQUIRE_THAT(open_error(path), Contains("cut.gguf") && (Contains("truncated") || Contains("runs past the end") || Contains("cannot fit")));
+    const std::string path = gguf_write(dir, "cut.gguf", good.substr(0, n));
+    REQUIRE_THAT(gguf_open_error(path), Contains("cut.gguf") && (Contains("truncated") || Contains("runs past the end") || Contains("cannot fit")));
   }
 }
 
 TEST_CASE("GGUF bad input: counts and lengths that lie, near 2^64", "[bad_input][gguf]") {
   const std::string dir = test::scratch("bad-gguf-counts");
   const std::uint64_t huge = std::numeric_limits<std::uint64_t>::max();
-  CHECK_THAT(open_error(write(dir, "kv.gguf", header(0, huge).s)), Contains("kv_count") && Contains("cannot fit"));
-  CHECK_THAT(open_error(write(dir, "tensors.gguf", header(huge, 0).s)), Contains("tensor_count") && Contains("cannot fit"));
-  CHECK_THAT(open_error(write(dir, "tensors2.gguf", header(3, 0).s + std::string(40, '\0'))),
+  CHECK_THAT(gguf_open_error(gguf_write(dir, "kv.gguf", gguf_header(0, huge).s)), Contains("kv_count") && Contains("cannot fit"));
+  CHECK_THAT(gguf_open_error(gguf_write(dir, "tensors.gguf", gguf_header(huge, 0).s)), Contains("tensor_count") && Contains("cannot fit"));
+  CHECK_THAT(gguf_open_error(gguf_write(dir, "tensors2.gguf", gguf_header(3, 0).s + std::string(40, '\0'))),
              Contains("tensor_count") && Contains("3 tensors"));
   for (std::uint64_t n : {huge, huge - 7, std::uint64_t(1) << 63, std::uint64_t(1000)}) {
     INFO("key length " << n);
-    Bytes b = header(0, 1);
+    GGUFBytes b = gguf_header(0, 1);
     b.u64(n).raw("abc", 3).u32(4).u32(7);
-    CHECK_THAT(open_error(write(dir, "keylen.gguf", b.s)),
+    CHECK_THAT(gguf_open_error(gguf_write(dir, "keylen.gguf", b.s)),
                Contains("keylen.gguf") && Contains("metadata entry 0") && Contains("truncated") && Contains(std::to_string(n)));
-    Bytes v = header(0, 1);
+    GGUFBytes v = gguf_header(0, 1);
     v.str("general.name").u32(8).u64(n).raw("x", 1);
-    CHECK_THAT(open_error(write(dir, "strlen.gguf", v.s)),
+    CHECK_THAT(gguf_open_error(gguf_write(dir, "strlen.gguf", v.s)),
                Contains("key 'general.name'") && Contains("truncated") && Contains(std::to_string(n)));
   }
   for (std::uint64_t n : {huge, std::uint64_t(1) << 62, std::uint64_t(100)}) {
     INFO("array count " << n);
-    Bytes b = header(0, 1);
+    GGUFBytes b = gguf_header(0, 1);
     b.str("tokenizer.ggml.token_type").u32(9).u32(5).u64(n).u32(1).u32(1);
-    CHECK_THAT(open_error(write(dir, "array.gguf", b.s)),
+    CHECK_THAT(gguf_open_error(gguf_write(dir, "array.gguf", b.s)),
                Contains("key 'tokenizer.ggml.token_type'") && Contains("cannot fit") && Contains("i32"));
-    Bytes s = header(0, 1);
+    GGUFBytes s = gguf_header(0, 1);
     s.str("tokenizer.ggml.tokens").u32(9).u32(8).u64(n).str("a");
-    CHECK_THAT(open_error(write(dir, "strings.gguf", s.s)), Contains("key 'tokenizer.ggml.tokens'") && Contains("cannot fit"));
+    CHECK_THAT(gguf_open_error(gguf_write(dir, "strings.gguf", s.s)), Contains("key 'tokenizer.ggml.tokens'") && Contains("cannot fit"));
   }
 }
 
 TEST_CASE("GGUF bad input: unknown value types, nested arrays, duplicates, bools, alignment", "[bad_input][gguf]") {
   const std::string dir = test::scratch("bad-gguf-kv");
-  Bytes t = header(0, 1);
+  GGUFBytes t = gguf_header(0, 1);
   t.str("x.key").u32(13).u32(0);
-  CHECK_THAT(open_error(write(dir, "type.gguf", t.s)), Contains("key 'x.key'") && Contains("unknown value type 13"));
-  Bytes a = header(0, 1);
+  CHECK_THAT(gguf_open_error(gguf_write(dir, "type.gguf", t.s)), Contains("key 'x.key'") && Contains("unknown value type 13"));
+  GGUFBytes a = gguf_header(0, 1);
   a.str("x.arr").u32(9).u32(99).u64(1).u32(0);
-  CHECK_THAT(open_error(write(dir, "atype.gguf", a.s)), Contains("key 'x.arr'") && Contains("unknown value type 99"));
-  Bytes n = header(0, 1);
+  CHECK_THAT(gguf_open_error(gguf_write(dir, "atype.gguf", a.s)), Contains("key 'x.arr'") && Contains("unknown value type 99"));
+  GGUFBytes n = gguf_header(0, 1);
   n.str("x.nested").u32(9).u32(9).u64(1).u32(4).u64(1).u32(7);
-  CHECK_THAT(open_error(write(dir, "nested.gguf", n.s)), Contains("key 'x.nested'") && Contains("arrays of arrays"));
-  Bytes d = header(0, 2);
+  CHECK_THAT(gguf_open_error(gguf_write(dir, "nested.gguf", n.s)), Contains("key 'x.nested'") && Contains("arrays of arrays"));
+  GGUFBytes d = gguf_header(0, 2);
   d.str("x.k").u32(4).u32(1).str("x.k").u32(4).u32(2);
-  CHECK_THAT(open_error(write(dir, "dup.gguf", d.s)), Contains("key 'x.k'") && Contains("appears twice"));
-  Bytes bo = header(0, 1);
+  CHECK_THAT(gguf_open_error(gguf_write(dir, "dup.gguf", d.s)), Contains("key 'x.k'") && Contains("appears twice"));
+  GGUFBytes bo = gguf_header(0, 1);
   bo.str("x.flag").u32(7).u8(2);
-  CHECK_THAT(open_error(write(dir, "bool.gguf", bo.s)), Contains("key 'x.flag'") && Contains("0 or 1"));
-  Bytes al = header(0, 1);
+  CHECK_THAT(gguf_open_error(gguf_write(dir, "bool.gguf", bo.s)), Contains("key 'x.flag'") && Contains("0 or 1"));
+  GGUFBytes al = gguf_header(0, 1);
   al.str("general.alignment").u32(4).u32(48);
-  CHECK_THAT(open_error(write(dir, "align.gguf", al.s)), Contains("general.alignment") && Contains("48 is not a power of two"));
-  Bytes a0 = header(0, 1);
+  CHECK_THAT(gguf_open_error(gguf_write(dir, "align.gguf", al.s)), Contains("general.alignment") && Contains("48 is not a power of two"));
+  GGUFBytes a0 = gguf_header(0, 1);
   a0.str("general.alignment").u32(4).u32(0);
-  CHECK_THAT(open_error(write(dir, "align0.gguf", a0.s)), Contains("general.alignment") && Contains("0 is not a power of two"));
-  Bytes a64 = header(0, 1);
+  CHECK_THAT(gguf_open_error(gguf_write(dir, "align0.gguf", a0.s)), Contains("general.alignment") && Contains("0 is not a power of two"));
+  GGUFBytes a64 = gguf_header(0, 1);
   a64.str("general.alignment").u32(10).u64(64);
-  CHECK_THAT(open_error(write(dir, "align64.gguf", a64.s)), Contains("general.alignment") && Contains("must be a u32"));
+  CHECK_THAT(gguf_open_error(gguf_write(dir, "align64.gguf", a64.s)), Contains("general.alignment") && Contains("must be a u32"));
 }
 
 TEST_CASE("GGUF bad input: tensor descriptions (n_dims, sizes, types, blocks, offsets, overlap)", "[bad_input][gguf]") {
   const std::string dir = test::scratch("bad-gguf-tensors");
   // A valid one first.
-  GGUFReader ok(write(dir, "ok.gguf", one_tensor_file("", 0, f32_info("t", {2}))));
+  GGUFReader ok(gguf_write(dir, "ok.gguf", gguf_one_tensor_file("", 0, gguf_f32_info("t", {2}))));
   CHECK(ok.read_f32("t") == std::vector<float>{1, 2});
-  CHECK_THAT(open_error(write(dir, "dims.gguf", one_tensor_file("", 0, f32_info("t", {1, 1, 1, 1, 2})))),
+  CHECK_THAT(gguf_open_error(gguf_write(dir, "dims.gguf", gguf_one_tensor_file("", 0, gguf_f32_info("t", {1, 1, 1, 1, 2})))),
              Contains("dims.gguf") && Contains("tensor 't'") && Contains("n_dims 5 is more than 4"));
-  CHECK_THAT(open_error(write(dir, "neg.gguf", one_tensor_file("", 0, f32_info("t", {std::uint64_t(1) << 63})))),
+  CHECK_THAT(gguf_open_error(gguf_write(dir, "neg.gguf", gguf_one_tensor_file("", 0, gguf_f32_info("t", {std::uint64_t(1) << 63})))),
              Contains("tensor 't'") && Contains("too large"));
-  CHECK_THAT(open_error(write(dir, "overflow.gguf",
-                              one_tensor_file("", 0, f32_info("t", {std::uint64_t(1) << 32, std::uint64_t(1) << 32})))),
+  CHECK_THAT(gguf_open_error(gguf_write(dir, "overflow.gguf",
+                              gguf_one_tensor_file("", 0, gguf_f32_info("t", {std::uint64_t(1) << 32, std::uint64_t(1) << 32})))),
              Contains("tensor 't'") && Contains("overflows 64 bits"));
-  CHECK_THAT(open_error(write(dir, "bytes.gguf", one_tensor_file("", 0, f32_info("t", {std::uint64_t(1) << 62})))),
+  CHECK_THAT(gguf_open_error(gguf_write(dir, "bytes.gguf", gguf_one_tensor_file("", 0, gguf_f32_info("t", {std::uint64_t(1) << 62})))),
              Contains("tensor 't'") && Contains("overflows 64 bits"));
-  CHECK_THAT(open_error(write(dir, "type.gguf", one_tensor_file("", 0, f32_info("t", {2}, 99)))),
+  CHECK_THAT(gguf_open_error(gguf_write(dir, "type.gguf", gguf_one_tensor_file("", 0, gguf_f32_info("t", {2}, 99)))),
              Contains("tensor 't'") && Contains("unknown ggml type 99"));
-  CHECK_THAT(open_error(write(dir, "q8.gguf", one_tensor_file("", 0, f32_info("t", {48, 2}, 8)))),
+  CHECK_THAT(gguf_open_error(gguf_write(dir, "q8.gguf", gguf_one_tensor_file("", 0, gguf_f32_info("t", {48, 2}, 8)))),
              Contains("tensor 't'") && Contains("rows of 48 values") && Contains("Q8_0 blocks (32"));
-  CHECK_THAT(open_error(write(dir, "misaligned.gguf", one_tensor_file("", 0, f32_info("t", {1}, 0, 4)))),
+  CHECK_THAT(gguf_open_error(gguf_write(dir, "misaligned.gguf", gguf_one_tensor_file("", 0, gguf_f32_info("t", {1}, 0, 4)))),
              Contains("tensor 't'") && Contains("offset 4 is not a multiple of the alignment 32"));
-  CHECK_THAT(open_error(write(dir, "past.gguf", one_tensor_file("", 0, f32_info("t", {2}, 0, 32)))),
+  CHECK_THAT(gguf_open_error(gguf_write(dir, "past.gguf", gguf_one_tensor_file("", 0, gguf_f32_info("t", {2}, 0, 32)))),
              Contains("tensor 't'") && Contains("runs past the end"));
-  CHECK_THAT(open_error(write(dir, "far.gguf", one_tensor_file("", 0, f32_info("t", {2}, 0, std::uint64_t(1) << 63)))),
+  CHECK_THAT(gguf_open_error(gguf_write(dir, "far.gguf", gguf_one_tensor_file("", 0, gguf_f32_info("t", {2}, 0, std::uint64_t(1) << 63)))),
              Contains("tensor 't'") && Contains("past the end"));
-  CHECK_THAT(open_error(write(dir, "large.gguf", one_tensor_file("", 0, f32_info("t", {1000})))),
+  CHECK_THAT(gguf_open_error(gguf_write(dir, "large.gguf", gguf_one_tensor_file("", 0, gguf_f32_info("t", {1000})))),
              Contains("tensor 't'") && Contains("runs past the end"));
-  Bytes two = header(2, 0);
-  two.s += f32_info("a", {8}) + f32_info("b", {8}, 0, 0);
+  GGUFBytes two = gguf_header(2, 0);
+  two.s += gguf_f32_info("a", {8}) + gguf_f32_info("b", {8}, 0, 0);
   two.pad();
   two.s.append(64, '\0');
-  CHECK_THAT(open_error(write(dir, "overlap.gguf", two.s)), Contains("overlaps tensor"));
-  Bytes same = header(2, 0);
-  same.s += f32_info("a", {1}) + f32_info("a", {1}, 0, 32);
+  CHECK_THAT(gguf_open_error(gguf_write(dir, "overlap.gguf", two.s)), Contains("overlaps tensor"));
+  GGUFBytes same = gguf_header(2, 0);
+  same.s += gguf_f32_info("a", {1}) + gguf_f32_info("a", {1}, 0, 32);
   same.pad();
   same.s.append(64, '\0');
-  CHECK_THAT(open_error(write(dir, "twice.gguf", same.s)), Contains("tensor 'a'") && Contains("appears twice"));
+  CHECK_THAT(gguf_open_error(gguf_write(dir, "twice.gguf", same.s)), Contains("tensor 'a'") && Contains("appears twice"));
   // A type whose size is known but that minigpt cannot read is listed, and refused when read.
-  Bytes q4bytes = header(1, 0);
-  q4bytes.s += f32_info("t", {32}, 2);
+  GGUFBytes q4bytes = gguf_header(1, 0);
+  q4bytes.s += gguf_f32_info("t", {32}, 2);
   q4bytes.pad().s.append(18, '\0');
-  GGUFReader q4(write(dir, "q4.gguf", q4bytes.s));
+  GGUFReader q4(gguf_write(dir, "q4.gguf", q4bytes.s));
   CHECK_THROWS_WITH(q4.read_f32("t"), Contains("q4.gguf") && Contains("tensor 't'") && Contains("Q4_0 is not supported"));
   CHECK_THROWS_WITH(q4.q8_0(q4.tensors()[0]), Contains("tensor 't'") && Contains("not Q8_0"));
   // Non-finite values are refused by name.
-  Bytes nan = header(1, 0);
-  nan.s += f32_info("t", {2});
+  GGUFBytes nan = gguf_header(1, 0);
+  nan.s += gguf_f32_info("t", {2});
   nan.pad();
   nan.f32(1).f32(std::numeric_limits<float>::quiet_NaN());
-  GGUFReader nr(write(dir, "nan.gguf", nan.s));
+  GGUFReader nr(gguf_write(dir, "nan.gguf", nan.s));
   CHECK_THROWS_WITH(nr.read_f32("t"), Contains("tensor 't'") && Contains("non-finite") && Contains("index 1"));
 }
 
 namespace {
 
 // A tiny gpt2 GGUF with one change made to its writer.
-std::string changed(const std::string& dir, const std::string& name, const std::function<void(GGUFWriter&)>& change) {
+std::string gguf_changed(const std::string& dir, const std::string& name, const std::function<void(GGUFWriter&)>& change) {
   GPT<float> m(GPTConfig::make(1, 2, 32, 8, 40));
   Rng rng(9);
   m.init_weights(rng);
@@ -500,7 +500,7 @@ std::string changed(const std::string& dir, const std::string& name, const std::
   return path;
 }
 
-std::string f32_bytes(Index n, float v = 0.5f) {
+std::string gguf_f32_bytes(Index n, float v = 0.5f) {
   const std::vector<float> x(static_cast<std::size_t>(n), v);
   return std::string(reinterpret_cast<const char*>(x.data()), x.size() * 4);
 }
@@ -509,76 +509,76 @@ std::string f32_bytes(Index n, float v = 0.5f) {
 
 TEST_CASE("GGUF bad input: gpt2 files with missing or wrong metadata and tensors", "[bad_input][gguf]") {
   const std::string dir = test::scratch("bad-gguf-gpt2");
-  (void)load_gguf(changed(dir, "ok.gguf", [](GGUFWriter&) {}));  // unchanged, it loads
+  (void)load_gguf(gguf_changed(dir, "ok.gguf", [](GGUFWriter&) {}));  // unchanged, it loads
   for (const char* key : {"general.architecture", "gpt2.block_count", "gpt2.attention.head_count",
                           "gpt2.embedding_length", "gpt2.context_length", "gpt2.attention.layer_norm_epsilon"}) {
     INFO("key " << key);
-    CHECK_THAT(load_error(changed(dir, "missing.gguf", [&](GGUFWriter& w) { w.erase(key); })),
+    CHECK_THAT(gguf_load_error(gguf_changed(dir, "missing.gguf", [&](GGUFWriter& w) { w.erase(key); })),
                Contains("missing.gguf") && Contains(std::string("key '") + key + "'") && Contains("missing"));
   }
-  CHECK_THAT(load_error(changed(dir, "arch.gguf", [](GGUFWriter& w) { w.set("general.architecture", GGUFValue::string("llama")); })),
+  CHECK_THAT(gguf_load_error(gguf_changed(dir, "arch.gguf", [](GGUFWriter& w) { w.set("general.architecture", GGUFValue::string("llama")); })),
              Contains("key 'general.architecture'") && Contains("'llama'"));
-  CHECK_THAT(load_error(changed(dir, "heads.gguf", [](GGUFWriter& w) { w.set("gpt2.attention.head_count", GGUFValue::string("2")); })),
+  CHECK_THAT(gguf_load_error(gguf_changed(dir, "heads.gguf", [](GGUFWriter& w) { w.set("gpt2.attention.head_count", GGUFValue::string("2")); })),
              Contains("key 'gpt2.attention.head_count'") && Contains("must be an integer"));
-  CHECK_THAT(load_error(changed(dir, "heads3.gguf", [](GGUFWriter& w) { w.set("gpt2.attention.head_count", GGUFValue::u32(3)); })),
+  CHECK_THAT(gguf_load_error(gguf_changed(dir, "heads3.gguf", [](GGUFWriter& w) { w.set("gpt2.attention.head_count", GGUFValue::u32(3)); })),
              Contains("n_embd") && Contains("not divisible"));
-  CHECK_THAT(load_error(changed(dir, "eps.gguf", [](GGUFWriter& w) { w.set("gpt2.attention.layer_norm_epsilon", GGUFValue::u32(1)); })),
+  CHECK_THAT(gguf_load_error(gguf_changed(dir, "eps.gguf", [](GGUFWriter& w) { w.set("gpt2.attention.layer_norm_epsilon", GGUFValue::u32(1)); })),
              Contains("key 'gpt2.attention.layer_norm_epsilon'") && Contains("must be a float"));
-  CHECK_THAT(load_error(changed(dir, "ffn.gguf", [](GGUFWriter& w) { w.set("gpt2.feed_forward_length", GGUFValue::u32(100)); })),
+  CHECK_THAT(gguf_load_error(gguf_changed(dir, "ffn.gguf", [](GGUFWriter& w) { w.set("gpt2.feed_forward_length", GGUFValue::u32(100)); })),
              Contains("key 'gpt2.feed_forward_length'") && Contains("4 * embedding_length"));
   // More layers than the file holds tensors for: the first missing tensor, nothing allocated.
-  CHECK_THAT(load_error(changed(dir, "layers.gguf", [](GGUFWriter& w) { w.set("gpt2.block_count", GGUFValue::u32(4000000000u)); })),
+  CHECK_THAT(gguf_load_error(gguf_changed(dir, "layers.gguf", [](GGUFWriter& w) { w.set("gpt2.block_count", GGUFValue::u32(4000000000u)); })),
              Contains("tensor 'blk.1.attn_norm.weight'") && Contains("missing"));
-  CHECK_THAT(load_error(changed(dir, "notensor.gguf", [](GGUFWriter& w) { w.erase_tensor("blk.0.ffn_up.bias"); })),
+  CHECK_THAT(gguf_load_error(gguf_changed(dir, "notensor.gguf", [](GGUFWriter& w) { w.erase_tensor("blk.0.ffn_up.bias"); })),
              Contains("tensor 'blk.0.ffn_up.bias'") && Contains("missing"));
-  CHECK_THAT(load_error(changed(dir, "noembd.gguf", [](GGUFWriter& w) { w.erase_tensor("token_embd.weight"); })),
+  CHECK_THAT(gguf_load_error(gguf_changed(dir, "noembd.gguf", [](GGUFWriter& w) { w.erase_tensor("token_embd.weight"); })),
              Contains("tensor 'token_embd.weight'") && Contains("missing"));
   // Wrong shapes for the arch: a projection not transposed, a bias of the wrong length.
-  CHECK_THAT(load_error(changed(dir, "shape.gguf", [](GGUFWriter& w) {
+  CHECK_THAT(gguf_load_error(gguf_changed(dir, "shape.gguf", [](GGUFWriter& w) {
                w.erase_tensor("blk.0.attn_qkv.weight");
-               w.add_tensor("blk.0.attn_qkv.weight", {96, 32}, 0, f32_bytes(96 * 32));
+               w.add_tensor("blk.0.attn_qkv.weight", {96, 32}, 0, gguf_f32_bytes(96 * 32));
              })),
              Contains("tensor 'blk.0.attn_qkv.weight'") && Contains("ne [96, 32]") && Contains("needs [32, 96]"));
-  CHECK_THAT(load_error(changed(dir, "bias.gguf", [](GGUFWriter& w) {
+  CHECK_THAT(gguf_load_error(gguf_changed(dir, "bias.gguf", [](GGUFWriter& w) {
                w.erase_tensor("output_norm.bias");
-               w.add_tensor("output_norm.bias", {31}, 0, f32_bytes(31));
+               w.add_tensor("output_norm.bias", {31}, 0, gguf_f32_bytes(31));
              })),
              Contains("tensor 'output_norm.bias'") && Contains("needs [32]"));
-  CHECK_THAT(load_error(changed(dir, "extra.gguf", [](GGUFWriter& w) { w.add_tensor("blk.7.attn_norm.weight", {32}, 0, f32_bytes(32)); })),
+  CHECK_THAT(gguf_load_error(gguf_changed(dir, "extra.gguf", [](GGUFWriter& w) { w.add_tensor("blk.7.attn_norm.weight", {32}, 0, gguf_f32_bytes(32)); })),
              Contains("tensor 'blk.7.attn_norm.weight'") && Contains("not part of a gpt2 model of 1 layers"));
-  CHECK_THAT(load_error(changed(dir, "nan.gguf", [](GGUFWriter& w) {
+  CHECK_THAT(gguf_load_error(gguf_changed(dir, "nan.gguf", [](GGUFWriter& w) {
                w.erase_tensor("blk.0.ffn_norm.weight");
-               w.add_tensor("blk.0.ffn_norm.weight", {32}, 0, f32_bytes(32, std::numeric_limits<float>::infinity()));
+               w.add_tensor("blk.0.ffn_norm.weight", {32}, 0, gguf_f32_bytes(32, std::numeric_limits<float>::infinity()));
              })),
              Contains("tensor 'blk.0.ffn_norm.weight'") && Contains("non-finite"));
-  CHECK_THAT(load_error(changed(dir, "q4.gguf", [](GGUFWriter& w) {
+  CHECK_THAT(gguf_load_error(gguf_changed(dir, "q4.gguf", [](GGUFWriter& w) {
                w.erase_tensor("blk.0.ffn_up.weight");
                w.add_tensor("blk.0.ffn_up.weight", {32, 128}, 2, std::string(128 * 18, '\0'));
              })),
              Contains("tensor 'blk.0.ffn_up.weight'") && Contains("Q4_0 is not supported"));
   // The tokenizer: one token per embedding row, a known kind, merges of known tokens.
-  CHECK_THAT(load_error(changed(dir, "tokens.gguf", [](GGUFWriter& w) {
+  CHECK_THAT(gguf_load_error(gguf_changed(dir, "tokens.gguf", [](GGUFWriter& w) {
                w.set("tokenizer.ggml.tokens", GGUFValue::string_array({"a", "b"}));
              })),
              Contains("key 'tokenizer.ggml.tokens'") && Contains("has 2 tokens") && Contains("40 rows"));
-  CHECK_THAT(load_error(changed(dir, "kind.gguf", [](GGUFWriter& w) { w.set("tokenizer.ggml.model", GGUFValue::string("llama")); })),
+  CHECK_THAT(gguf_load_error(gguf_changed(dir, "kind.gguf", [](GGUFWriter& w) { w.set("tokenizer.ggml.model", GGUFValue::string("llama")); })),
              Contains("key 'tokenizer.ggml.model'") && Contains("'llama'"));
-  CHECK_THAT(load_error(changed(dir, "types.gguf", [](GGUFWriter& w) { w.set("tokenizer.ggml.token_type", GGUFValue::i32_array({1})); })),
+  CHECK_THAT(gguf_load_error(gguf_changed(dir, "types.gguf", [](GGUFWriter& w) { w.set("tokenizer.ggml.token_type", GGUFValue::i32_array({1})); })),
              Contains("key 'tokenizer.ggml.token_type'") && Contains("one per token"));
   std::vector<std::string> bytes_vocab;  // 40 tokens, none of them padding, but no byte tokens: not a BPE tokenizer
   for (int i = 0; i < 40; ++i) bytes_vocab.push_back(std::string(1, static_cast<char>('A' + i)));
-  CHECK_THAT(load_error(changed(dir, "bpe.gguf", [&](GGUFWriter& w) {
+  CHECK_THAT(gguf_load_error(gguf_changed(dir, "bpe.gguf", [&](GGUFWriter& w) {
                w.set("tokenizer.ggml.tokens", GGUFValue::string_array(bytes_vocab));
                w.set("tokenizer.ggml.token_type", GGUFValue::i32_array(std::vector<std::int32_t>(40, 1)));
              })),
              Contains("bpe.gguf") && Contains("tokenizer") && Contains("no token for this byte"));
-  CHECK_THAT(load_error(changed(dir, "merges.gguf", [&](GGUFWriter& w) {
+  CHECK_THAT(gguf_load_error(gguf_changed(dir, "merges.gguf", [&](GGUFWriter& w) {
                w.set("tokenizer.ggml.tokens", GGUFValue::string_array(bytes_vocab));
                w.set("tokenizer.ggml.token_type", GGUFValue::i32_array(std::vector<std::int32_t>(40, 1)));
                w.set("tokenizer.ggml.merges", GGUFValue::string_array({"A Z"}));
              })),
              Contains("merges.gguf") && Contains("tokenizer (merge 0)") && Contains("'AZ', which is not in the vocabulary"));
-  CHECK_THAT(load_error(changed(dir, "merge2.gguf", [&](GGUFWriter& w) {
+  CHECK_THAT(gguf_load_error(gguf_changed(dir, "merge2.gguf", [&](GGUFWriter& w) {
                w.set("tokenizer.ggml.tokens", GGUFValue::string_array(bytes_vocab));
                w.set("tokenizer.ggml.token_type", GGUFValue::i32_array(std::vector<std::int32_t>(40, 1)));
                w.set("tokenizer.ggml.merges", GGUFValue::string_array({"AB"}));
