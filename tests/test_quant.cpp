@@ -13,6 +13,9 @@
 #include <limits>
 #include <vector>
 
+// Inside a namespace of its own: the tests are compiled several files to a unit, and the
+// using-directive for detail must not reach the next file.
+namespace quant_test {
 using namespace minigpt;
 using namespace minigpt::detail;
 
@@ -253,3 +256,5 @@ TEST_CASE("matmul_bf16: every kernel equals the f32 product with bf16-rounded we
         }
       }
 }
+
+}  // namespace quant_test
