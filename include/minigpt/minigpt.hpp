@@ -34,6 +34,7 @@
 #include "evaluation.hpp"
 #include "feed_forward.hpp"
 #include "generation.hpp"
+#include "gguf.hpp"
 #include "gpt.hpp"
 #include "kv_cache.hpp"
 #include "layer_norm.hpp"
