@@ -10,19 +10,25 @@
 //   learning     loss.hpp (손실), dropout.hpp, adamw.hpp, lr_schedule.hpp, data_loader.hpp,
 //                training.hpp (사전 학습), training_checkpoint.hpp, progress.hpp, loss_curve.hpp
 //   using it     sampling.hpp, generation.hpp, safetensors.hpp, checkpoint.hpp
+//   pictures     chart.hpp (every SVG picture, with its numbers as JSON), attention_map.hpp
+//                (어텐션맵, drawn), embedding_map.hpp (임베딩, drawn), model_sizes.hpp (GPT-1 … GPT-3
+//                in numbers)
 #pragma once
 
 #include "adamw.hpp"
 #include "attention.hpp"
+#include "attention_map.hpp"
 #include "bpe_tokenizer.hpp"
 #include "bpe_trainer.hpp"
 #include "char_tokenizer.hpp"
+#include "chart.hpp"
 #include "checkpoint.hpp"
 #include "config.hpp"
 #include "data_loader.hpp"
 #include "decoder_block.hpp"
 #include "dropout.hpp"
 #include "embedding.hpp"
+#include "embedding_map.hpp"
 #include "error.hpp"
 #include "feed_forward.hpp"
 #include "generation.hpp"
@@ -33,6 +39,7 @@
 #include "load_tokenizer.hpp"
 #include "loss.hpp"
 #include "loss_curve.hpp"
+#include "model_sizes.hpp"
 #include "lr_schedule.hpp"
 #include "parameters.hpp"
 #include "pretokenizer.hpp"
