@@ -17,6 +17,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <cstdio>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -67,12 +68,15 @@ int main(int argc, char** argv) {
 
     // ---- 4. the plane of most spread: the two principal components ----
     const PCA p = pca(wte, 2);
-    std::cout << n << " of " << V << " token vectors of " << C << " numbers; the plane shown holds "
-              << 100 * (p.explained(0) + p.explained(1)) << "% of their variance (" << 100 * p.explained(0) << "% + "
-              << 100 * p.explained(1) << "%)\n";
+    std::printf("%lld of %lld token vectors of %lld numbers; the plane shown holds %.1f%% of their variance "
+                "(%.1f%% + %.1f%%)\n", (long long)n, (long long)V, (long long)C, 100 * (p.explained(0) + p.explained(1)),
+                100 * p.explained(0), 100 * p.explained(1));
 
     // ---- 5. draw: one labelled point per token, coloured by kind ----
-    const std::string title = "token embeddings of " + model_dir + ": " + std::to_string(n) + " tokens, C = " + std::to_string(C);
+    std::string name = model_dir;  // the folder's own name, for the title
+    while (name.size() > 1 && name.back() == '/') name.pop_back();
+    name = name.substr(name.find_last_of('/') + 1);
+    const std::string title = "token embeddings of " + name + ": " + std::to_string(n) + " tokens, C = " + std::to_string(C);
     chart::save(embedding_map_figure(p, tokens, title), out);
     std::cout << "drew " << n << " tokens to " << out << "\n";
     if (!json_path.empty()) {

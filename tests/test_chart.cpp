@@ -13,6 +13,13 @@ TEST_CASE("chart text is escaped, kept as UTF-8, and always well-formed", "[char
   CHECK(detail::xml_text("a<b & \"c\" 'd'>") == "a&lt;b &amp; &quot;c&quot; &#39;d&#39;&gt;");
   CHECK(detail::xml_text("토큰 😀") == "토큰 😀");                 // kept as it is
   CHECK(detail::xml_text("a\xFF" "b\x01") == "a\\xFFb\\x01");  // not XML: shown as \xNN
+  CHECK(chart::short_number(12288) == "12.3k");
+  CHECK(chart::short_number(1.5e6) == "1.5M");
+  CHECK(chart::short_number(174604259328.0) == "175B");
+  CHECK(chart::short_number(1.047e12) == "1.05T");
+  CHECK(chart::short_number(0.076) == "0.076");
+  CHECK(chart::short_number(3) == "3");
+  CHECK(chart::darker("#ffffff", 0.5) == "#808080");
   CHECK(chart::token_label(" the") == "\xE2\x90\xA3the");
   CHECK(chart::token_label("a\nb") == "a\\nb");
   CHECK(chart::token_label("\xED\x86") == "\\xED\\x86");    // half a Hangul syllable

@@ -155,6 +155,18 @@ inline std::string palette(std::size_t i) {
   return colours[i % 8];
 }
 
+// A colour "#rrggbb" made darker by `amount` (0: the same, 1: black): text in a series' colour
+// stays readable on white (a light orange point gets a darker orange label).
+inline std::string darker(const std::string& colour, double amount = 0.3) {
+  if (colour.size() != 7 || colour[0] != '#') return colour;
+  char buf[8];
+  int rgb[3];
+  for (int k = 0; k < 3; ++k)
+    rgb[k] = static_cast<int>(std::lround(std::stoi(colour.substr(1 + 2 * k, 2), nullptr, 16) * (1 - amount)));
+  std::snprintf(buf, sizeof buf, "#%02x%02x%02x", rgb[0], rgb[1], rgb[2]);
+  return buf;
+}
+
 // t in [0, 1] -> white .. dark blue (ColorBrewer's "Blues"): the heat maps' colour scale.
 inline std::string heat_colour(double t) {
   static const double stops[9][3] = {{247, 251, 255}, {222, 235, 247}, {198, 219, 239}, {158, 202, 225}, {107, 174, 214},
@@ -222,21 +234,10 @@ inline AxisLayout layout_axis(const Axis& a, const std::vector<double>& values, 
     L.ticks = detail::ticks_between(lo, hi, L.step);
     for (double v : L.ticks) L.labels.push_back(detail::tick_text(v, L.step));
   } else {
-    if (std::log10(hi / lo) >= 1) {  // round out to 1, 2 or 5 times a power of ten
-      auto down = [](double v) {
-        const double p = std::pow(10.0, std::floor(std::log10(v)));
-        for (double m : {5.0, 2.0, 1.0})
-          if (m * p <= v * (1 + 1e-9)) return m * p;
-        return p;
-      };
-      auto up = [](double v) {
-        const double p = std::pow(10.0, std::floor(std::log10(v)));
-        for (double m : {1.0, 2.0, 5.0, 10.0})
-          if (m * p >= v * (1 - 1e-9)) return m * p;
-        return 10 * p;
-      };
-      if (!fixed_lo) lo = down(lo);
-      if (!fixed_hi) hi = up(hi);
+    if (std::log10(hi / lo) >= 1) {  // a margin of 4% of the range on either side
+      const double pad = std::pow(10.0, 0.04 * std::log10(hi / lo));
+      if (!fixed_lo) lo /= pad;
+      if (!fixed_hi) hi *= pad;
     } else {  // less than a decade: round out to a linear step, keeping lo > 0
       const double step = detail::nice_step(hi - lo, 5);
       if (!fixed_lo && std::floor(lo / step) * step > 0) lo = std::floor(lo / step) * step;
@@ -469,7 +470,7 @@ inline std::string to_svg(const Figure& f) {
         if (cost < best_cost) best_cost = cost, best = c;
       }
       label_boxes.push_back(best);
-      point_label_svg.push_back(text(best.x0, best.y1 - 2, l, "font-size=\"11\" fill=\"" + colour + "\""));
+      point_label_svg.push_back(text(best.x0, best.y1 - 2, l, "font-size=\"11\" fill=\"" + darker(colour) + "\""));
     }
   }
   for (const std::string& t : point_label_svg) s += t;
@@ -626,7 +627,7 @@ inline std::string to_svg(const HeatmapGrid& g) {
     out += text(x0 + pw / 2, y0 - 6, p.title, "text-anchor=\"middle\" font-size=\"12\"");
     // Masked cells are not values: the panel is hatched underneath, and only values are drawn.
     out += "<rect class=\"masked\" x=\"" + svg_num(x0) + "\" y=\"" + svg_num(y0) + "\" width=\"" + svg_num(pw) +
-           "\" height=\"" + svg_num(ph) + "\" fill=\"url(#masked)\"/>\n";
+           "\" height=\"" + svg_num(ph) + "\" fill=\"url(#masked)\"/>\n<g shape-rendering=\"crispEdges\">\n";
     for (Index r = 0; r < rows; ++r)
       for (Index c = 0; c < cols; ++c) {
         const Index i = r * cols + c;
@@ -635,7 +636,7 @@ inline std::string to_svg(const HeatmapGrid& g) {
         const double t = (v - g.min) / range;
         out += "<rect class=\"cell\" x=\"" + svg_num(x0 + cell * static_cast<double>(c)) + "\" y=\"" +
                svg_num(y0 + cell * static_cast<double>(r)) + "\" width=\"" + svg_num(cell) + "\" height=\"" +
-               svg_num(cell) + "\" fill=\"" + heat_colour(t) + "\" shape-rendering=\"crispEdges\"><title>";
+               svg_num(cell) + "\" fill=\"" + heat_colour(t) + "\"><title>";
         std::string tip;
         if (!g.row_labels.empty()) tip += g.row_labels[static_cast<std::size_t>(r)] + " \xE2\x86\x92 ";  // →
         if (!g.col_labels.empty()) tip += g.col_labels[static_cast<std::size_t>(c)] + ": ";
@@ -649,7 +650,7 @@ inline std::string to_svg(const HeatmapGrid& g) {
                           (t > 0.55 ? "white" : "#222222") + "\"");
         }
       }
-    out += "<rect x=\"" + svg_num(x0) + "\" y=\"" + svg_num(y0) + "\" width=\"" + svg_num(pw) + "\" height=\"" +
+    out += "</g>\n<rect x=\"" + svg_num(x0) + "\" y=\"" + svg_num(y0) + "\" width=\"" + svg_num(pw) + "\" height=\"" +
            svg_num(ph) + "\" fill=\"none\" stroke=\"#666666\" stroke-width=\"0.8\"/>\n";
     // Row labels left of the first panel of each row, column labels under the lowest panels.
     const std::string fs = "font-size=\"" + svg_num(font) + "\"";
@@ -723,15 +724,21 @@ inline nlohmann::json to_json(const HeatmapGrid& g) {
   return j;
 }
 
-// Writes JSON (a picture's numbers, a report) to path, atomically, indented by one space.
+// A number in a few characters for labels: 12,288 -> "12.3k", 1.5e6 -> "1.5M", 0.076 -> "0.076".
+inline std::string short_number(double v) { return detail::compact_number(v); }
+
+// Writes JSON (a picture's numbers, a report) to path, atomically, indented by one space; a
+// missing folder on the way is made.
 inline void save_json(const std::string& path, const nlohmann::json& j) {
+  detail::make_directories(detail::parent_directory(path));
   detail::write_file_atomic(path, j.dump(1) + "\n");
 }
 
 // Writes the picture to svg_path and, when json_path is not empty, its numbers to json_path
-// (each file atomically).
+// (each file atomically; a missing folder on the way is made).
 template <typename Picture>
 void save(const Picture& picture, const std::string& svg_path, const std::string& json_path = "") {
+  detail::make_directories(detail::parent_directory(svg_path));
   detail::write_file_atomic(svg_path, to_svg(picture));
   if (!json_path.empty()) save_json(json_path, to_json(picture));
 }

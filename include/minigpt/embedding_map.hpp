@@ -95,9 +95,11 @@ inline std::string token_group(const std::string& bytes) {
   return "other characters";
 }
 
-// The groups in the order the legend lists them (each its own colour of chart::palette()).
-inline std::vector<std::string> token_groups() {
-  return {"vowels", "consonants", "capitals", "digits", "punctuation", "white space", "other characters", "longer tokens"};
+// The groups in the order the legend lists them, each with its colour.
+inline std::vector<std::pair<std::string, std::string>> token_groups() {
+  return {{"vowels", "#D55E00"},      {"consonants", "#0072B2"},       {"capitals", "#009E73"},
+          {"digits", "#CC79A7"},      {"punctuation", "#E69F00"},      {"white space", "#000000"},
+          {"other characters", "#999999"}, {"longer tokens", "#56B4E9"}};
 }
 
 // The projected tokens as labelled points, one series (colour) per group. tokens[i] holds the
@@ -115,11 +117,10 @@ inline chart::Figure embedding_map_figure(const PCA& p, const std::vector<std::s
   f.x = {axis};
   std::snprintf(axis, sizeof axis, "principal component 2 (%.1f%% of the variance)", 100 * p.explained(1));
   f.y = {axis};
-  const std::vector<std::string> groups = token_groups();
-  for (std::size_t g = 0; g < groups.size(); ++g) {
-    chart::Series s{groups[g], {}, {}, chart::Mark::points, chart::palette(g)};
+  for (const auto& [group, colour] : token_groups()) {
+    chart::Series s{group, {}, {}, chart::Mark::points, colour};
     for (std::size_t i = 0; i < tokens.size(); ++i) {
-      if (token_group(tokens[i]) != groups[g]) continue;
+      if (token_group(tokens[i]) != group) continue;
       s.x.push_back(p.coordinates(static_cast<Index>(i), 0));
       s.y.push_back(p.coordinates(static_cast<Index>(i), 1));
       s.point_labels.push_back(chart::token_label(tokens[i]));

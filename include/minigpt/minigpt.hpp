@@ -8,7 +8,8 @@
 //   the block    layer_norm.hpp, linear.hpp, feed_forward.hpp, decoder_block.hpp
 //   the model    config.hpp (매개변수, the scaling presets), parameters.hpp, gpt.hpp
 //   learning     loss.hpp (손실), dropout.hpp, adamw.hpp, lr_schedule.hpp, data_loader.hpp,
-//                training.hpp (사전 학습), training_checkpoint.hpp, progress.hpp, loss_curve.hpp
+//                training.hpp (사전 학습), training_checkpoint.hpp, progress.hpp, loss_curve.hpp,
+//                scaling_law.hpp (스케일링 법칙: fitting L(N))
 //   using it     sampling.hpp, generation.hpp, safetensors.hpp, checkpoint.hpp
 //   pictures     chart.hpp (every SVG picture, with its numbers as JSON), attention_map.hpp
 //                (어텐션맵, drawn), embedding_map.hpp (임베딩, drawn), model_sizes.hpp (GPT-1 … GPT-3
@@ -46,6 +47,7 @@
 #include "progress.hpp"
 #include "random.hpp"
 #include "safetensors.hpp"
+#include "scaling_law.hpp"
 #include "sampling.hpp"
 #include "tensor.hpp"
 #include "tokenizer.hpp"

@@ -140,14 +140,15 @@ inline std::string trim_zeros(std::string s) {
   return s;
 }
 
-// A number in few characters: 12,288 -> "12.3k", 1.5e6 -> "1.5M", 1.75e11 -> "175B",
+// A number in few characters: 12,288 -> "12.3k", 1.5e6 -> "1.5M", 1.75e11 -> "175B", 3e12 -> "3T",
 // 0.076 -> "0.076", 3 -> "3".
 inline std::string compact_number(double v) {
   char buf[48];
   const double a = std::abs(v);
   const char* suffix = "";
   double m = v;
-  if (a >= 1e9) m = v / 1e9, suffix = "B";
+  if (a >= 1e12) m = v / 1e12, suffix = "T";
+  else if (a >= 1e9) m = v / 1e9, suffix = "B";
   else if (a >= 1e6) m = v / 1e6, suffix = "M";
   else if (a >= 1e4) m = v / 1e3, suffix = "k";
   if (a != 0 && a < 1e-3) std::snprintf(buf, sizeof buf, "%.2g", v);
