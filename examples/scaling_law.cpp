@@ -121,23 +121,26 @@ int main(int argc, char** argv) {
       const double val = trainer.split_loss(Trainer<float>::Split::val);  // every validation token
       std::printf("  trained in %.1f s (%.0f tokens/s); validation loss %.4f (the whole split, %.1f s)\n",
                   train_seconds, speed, val, bar.seconds() - train_seconds);
+      // Its learning curve against compute: the 50-step average at ~150 steps evenly spaced
+      // on the log axis.
+      const chart::Series smooth = loss_curve_figure(trainer.history(), name).series[1];
+      chart::Series line{name + " (" + chart::short_number(n) + ")", {}, {}, chart::Mark::line, chart::palette(k)};
+      std::size_t last = 0;
+      for (int i = 0; i <= 150; ++i) {
+        const auto at = static_cast<std::size_t>(std::pow(static_cast<double>(smooth.x.size()), i / 150.0)) - 1;
+        if (at >= smooth.x.size() || (i > 0 && at == last)) continue;
+        line.x.push_back(6.0 * n * smooth.x[at] * static_cast<double>(recipe.batch_size * recipe.block_size));
+        line.y.push_back(smooth.y[at]);
+        last = at;
+      }
       N.push_back(n);
       L.push_back(val);
       models.push_back({{"name", name}, {"n_layer", config.n_layer}, {"n_head", config.n_head},
                         {"n_embd", config.n_embd}, {"parameters", counts.parameters},
                         {"non_embedding_parameters", counts.non_embedding_parameters}, {"tokens", D},
                         {"flops", 6.0 * n * static_cast<double>(D)}, {"val_loss", val},
-                        {"last_train_loss", trainer.history().train_loss.back()}, {"train_seconds", train_seconds},
+                        {"train_loss_last_50_steps", smooth.y.back()}, {"train_seconds", train_seconds},
                         {"seconds", bar.seconds()}});
-      // Its learning curve against compute, about 150 points of the 50-step average.
-      const chart::Figure one = loss_curve_figure(trainer.history(), name);
-      const chart::Series& smooth = one.series[1];
-      chart::Series line{name + " (" + chart::short_number(n) + ")", {}, {}, chart::Mark::line, chart::palette(k)};
-      const std::size_t every = std::max<std::size_t>(1, smooth.x.size() / 150);
-      for (std::size_t i = every - 1; i < smooth.x.size(); i += every) {
-        line.x.push_back(6.0 * n * smooth.x[i] * static_cast<double>(recipe.batch_size * recipe.block_size));
-        line.y.push_back(smooth.y[i]);
-      }
       curves.series.push_back(line);
     }
 

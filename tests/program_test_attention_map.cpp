@@ -12,7 +12,7 @@ using namespace minigpt;
 
 namespace {
 
-test::Run run(const std::string& args) { return test::run_program("attention_map", args); }
+test::Run run_attention_map(const std::string& args) { return test::run_program("attention_map", args); }
 
 std::string joined(const nlohmann::json& ids) {
   std::string s;
@@ -37,7 +37,7 @@ TEST_CASE("attention_map --json gives PyTorch's attention probabilities", "[prog
   for (int b = 0; b < 2; ++b) {  // both sequences of the reference batch
     INFO("sequence " << b);
     const std::string svg = dir + "/maps.svg", json = dir + "/maps.json";
-    const test::Run r = run("--model " + test::data("gpt2-tiny") + " --prompt-ids \"" + joined(ref["input_ids"][b]) +
+    const test::Run r = run_attention_map("--model " + test::data("gpt2-tiny") + " --prompt-ids \"" + joined(ref["input_ids"][b]) +
                             "\" --out " + svg + " --json " + json);
     REQUIRE(r.status == 0);
     const auto j = test::read_json(json);
@@ -81,7 +81,7 @@ TEST_CASE("attention_map --json gives PyTorch's attention probabilities", "[prog
 TEST_CASE("attention_map --layer --head draws one map, large", "[programs][attention_map]") {
   const auto ref = test::read_json(test::data("gpt2-tiny/reference.json"));
   const std::string dir = test::temp_dir("attention_map_one");
-  const test::Run r = run("--model " + test::data("gpt2-tiny") + " --prompt-ids \"" + joined(ref["input_ids"][0]) +
+  const test::Run r = run_attention_map("--model " + test::data("gpt2-tiny") + " --prompt-ids \"" + joined(ref["input_ids"][0]) +
                           "\" --layer 1 --head 2 --out " + dir + "/one.svg --json " + dir + "/one.json");
   REQUIRE(r.status == 0);
   const auto j = test::read_json(dir + "/one.json");
@@ -99,7 +99,7 @@ TEST_CASE("attention_map --layer --head draws one map, large", "[programs][atten
 TEST_CASE("attention_map labels the axes with the prompt's tokens as text", "[programs][attention_map]") {
   // Korean, an emoji, XML's own characters and a space, one character per token.
   const std::string dir = model_with_char_tokenizer("attention_map_text", "토큰 <&>😀\"'ab");
-  const test::Run r = run("--model " + dir + " --prompt \"토큰 <&>😀\" --out " + dir + "/map.svg --json " + dir + "/map.json");
+  const test::Run r = run_attention_map("--model " + dir + " --prompt \"토큰 <&>😀\" --out " + dir + "/map.svg --json " + dir + "/map.json");
   REQUIRE(r.status == 0);
   const test::Xml xml(test::file_bytes(dir + "/map.svg"));
   REQUIRE(xml.ok());
@@ -123,19 +123,19 @@ TEST_CASE("attention_map answers bad input with one clear line", "[programs][att
     CHECK_THAT(r.out, Contains(says));
     CHECK(std::count(r.out.begin(), r.out.end(), '\n') == 1);
   };
-  one_line(run("--model does-not-exist --prompt-ids 1" + out), 1, "does-not-exist");
-  one_line(run(model + " --prompt-ids \"\"" + out), 1, "the prompt is empty");
+  one_line(run_attention_map("--model does-not-exist --prompt-ids 1" + out), 1, "does-not-exist");
+  one_line(run_attention_map(model + " --prompt-ids \"\"" + out), 1, "the prompt is empty");
   std::string past;
   for (int i = 0; i < 25; ++i) past += std::to_string(i) + " ";
-  one_line(run(model + " --prompt-ids \"" + past + "\"" + out), 1, "25 tokens, past the block size of 24");
-  one_line(run(model + " --prompt-ids \"1 2\" --layer 2" + out), 1, "--layer 2 is out of range: the model has 2 layers (0..1)");
-  one_line(run(model + " --prompt-ids \"1 2\" --head 3" + out), 1, "--head 3 is out of range: each layer has 3 heads (0..2)");
-  one_line(run(model + " --prompt-ids \"1 200\"" + out), 1, "200");
-  one_line(run(model + " --prompt text" + out), 1, "holds no tokenizer");  // a text prompt needs one
-  one_line(run(model + " --prompt-ids 1"), 2, "--out");
-  one_line(run(model + out), 2, "give a prompt");
-  one_line(run(model + " --prompt-ids 1 --layer x" + out), 2, "--layer");
-  const test::Run help = run("--help");
+  one_line(run_attention_map(model + " --prompt-ids \"" + past + "\"" + out), 1, "25 tokens, past the block size of 24");
+  one_line(run_attention_map(model + " --prompt-ids \"1 2\" --layer 2" + out), 1, "--layer 2 is out of range: the model has 2 layers (0..1)");
+  one_line(run_attention_map(model + " --prompt-ids \"1 2\" --head 3" + out), 1, "--head 3 is out of range: each layer has 3 heads (0..2)");
+  one_line(run_attention_map(model + " --prompt-ids \"1 200\"" + out), 1, "200");
+  one_line(run_attention_map(model + " --prompt text" + out), 1, "holds no tokenizer");  // a text prompt needs one
+  one_line(run_attention_map(model + " --prompt-ids 1"), 2, "--out");
+  one_line(run_attention_map(model + out), 2, "give a prompt");
+  one_line(run_attention_map(model + " --prompt-ids 1 --layer x" + out), 2, "--layer");
+  const test::Run help = run_attention_map("--help");
   CHECK(help.status == 0);
   CHECK_THAT(help.out, Contains("--prompt-ids") && Contains("--json") && Contains("--head"));
   CHECK_FALSE(detail::file_exists(dir + "/x.svg"));  // nothing drawn for bad input

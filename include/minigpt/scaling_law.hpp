@@ -205,8 +205,9 @@ inline chart::Figure scaling_law_figure(const std::vector<double>& N, const std:
   f.y = {"validation loss (nats per token)", chart::Scale::log};
   chart::Series points{"measured", N, L, chart::Mark::points, "#000000"};
   points.point_labels = names;
-  chart::Series fitted{"fit (N_c/N)^α + E: α_N = " + fmt("%.3f", fit.alpha) + ", E = " + fmt("%.2f", fit.floor) +
-                           ", R² = " + fmt("%.3f", fit.r2),
+  const std::string floor = fit.floor_at_bound ? "E at its bound " + fmt("%.2f", fit.floor) + " (not pinned down)"
+                                                : "E = " + fmt("%.2f", fit.floor);
+  chart::Series fitted{"fit (N_c/N)^α + E: α_N = " + fmt("%.3f", fit.alpha) + ", " + floor + ", R² = " + fmt("%.3f", fit.r2),
                        {}, {}, chart::Mark::line, chart::palette(0)};
   chart::Series power{"pure power law (N_c/N)^α: α_N = " + fmt("%.3f", pure.alpha) + ", R² = " + fmt("%.3f", pure.r2),
                       {}, {}, chart::Mark::line, chart::palette(1)};
