@@ -90,9 +90,10 @@ chart::HeatmapGrid attention_map_grid(const std::vector<Tensor<S>>& maps, const 
   }
   g.columns = head == -1 ? H : 1;
   g.show_values = g.panels.size() == 1;
-  g.title = g.panels.size() == 1 ? "attention map"
-                                 : "attention maps: " + std::to_string(layer == -1 ? L : 1) + " layers \xC3\x97 " +
-                                       std::to_string(head == -1 ? H : 1) + " heads";  // ×
+  if (g.panels.size() == 1) g.title = "attention map";
+  else if (layer != -1) g.title = "attention maps of layer " + std::to_string(layer) + ": " + std::to_string(H) + " heads";
+  else if (head != -1) g.title = "attention maps of head " + std::to_string(head) + " in each of " + std::to_string(L) + " layers";
+  else g.title = "attention maps: " + std::to_string(L) + " layers \xC3\x97 " + std::to_string(H) + " heads";  // ×
   g.subtitle = "row: a query (Q); its weights over the keys (K) add up to 1; hatched: masked, a token never sees later ones";
   return g;
 }

@@ -98,7 +98,7 @@ inline std::string token_group(const std::string& bytes) {
 // The groups in the order the legend lists them, each with its colour.
 inline std::vector<std::pair<std::string, std::string>> token_groups() {
   return {{"vowels", "#D55E00"},      {"consonants", "#0072B2"},       {"capitals", "#009E73"},
-          {"digits", "#CC79A7"},      {"punctuation", "#E69F00"},      {"white space", "#000000"},
+          {"digits", "#E69F00"},      {"punctuation", "#CC79A7"},      {"white space", "#000000"},
           {"other characters", "#999999"}, {"longer tokens", "#56B4E9"}};
 }
 
