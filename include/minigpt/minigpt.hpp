@@ -10,6 +10,9 @@
 //   learning     loss.hpp (손실), dropout.hpp, adamw.hpp, lr_schedule.hpp, data_loader.hpp,
 //                training.hpp (사전 학습), training_checkpoint.hpp, progress.hpp, loss_curve.hpp
 //   using it     sampling.hpp, generation.hpp, safetensors.hpp, checkpoint.hpp
+//   the recipe   fact_world.hpp (the small world: facts, pre-training text, questions), jsonl.hpp
+//                (SFT and preference files), labeler.hpp (grading, the ranking labeler),
+//                reward_model.hpp (보상 모델, Bradley–Terry), ppo.hpp (RLHF with PPO)
 #pragma once
 
 #include "adamw.hpp"
@@ -24,10 +27,13 @@
 #include "dropout.hpp"
 #include "embedding.hpp"
 #include "error.hpp"
+#include "fact_world.hpp"
 #include "feed_forward.hpp"
 #include "generation.hpp"
 #include "gpt.hpp"
+#include "jsonl.hpp"
 #include "kv_cache.hpp"
+#include "labeler.hpp"
 #include "layer_norm.hpp"
 #include "linear.hpp"
 #include "load_tokenizer.hpp"
@@ -35,9 +41,11 @@
 #include "loss_curve.hpp"
 #include "lr_schedule.hpp"
 #include "parameters.hpp"
+#include "ppo.hpp"
 #include "pretokenizer.hpp"
 #include "progress.hpp"
 #include "random.hpp"
+#include "reward_model.hpp"
 #include "safetensors.hpp"
 #include "sampling.hpp"
 #include "tensor.hpp"
