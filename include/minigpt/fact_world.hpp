@@ -204,6 +204,12 @@ struct WorldOptions {
       if (p.people < 0 || p.sft < 0 || p.eval < 0) bad("group " + name + ": counts must be >= 0");
       if (p.sft + p.eval > p.people) bad("group " + name + ": sft + eval exceed its people");
     }
+    Index people = 0, names = 0;
+    for (const GroupPlan& p : groups) people += p.people;
+    for (const NameTable& t : fact_names()) names += static_cast<Index>(t.given.size() * t.family.size());
+    if (people > names / 2)
+      bad(std::to_string(people) + " people: the name table makes " + std::to_string(names) +
+          " names, enough for at most " + std::to_string(names / 2) + " people");
     if (often_min < 4 || often_max < often_min) bad("need 4 <= often_min <= often_max");
     if (often_max > 100000) bad("often_max must be <= 100000");
     if (arithmetic_max < 0 || arithmetic_max > 99) bad("arithmetic_max must be in 0..99");
