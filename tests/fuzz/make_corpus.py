@@ -206,3 +206,16 @@ put("char_vocab", "minimal", '{"type": "char", "chars": ["x"]}')
 put("char_vocab", "duplicate", '{"type": "char", "chars": ["x", "x"]}')
 put("char_vocab", "two_chars", '{"type": "char", "chars": ["ab"]}')
 put("char_vocab", "size_mismatch", '{"type": "char", "vocab_size": 3, "chars": ["a"]}')
+
+# ---- the recipe's JSONL files (sft, preferences, eval rows; the target reads each as all three) ----
+put("jsonl", "sft", '{"prompt":"Q: What is 3 + 4?\\nA:","completion":" 7\\n"}\n'
+                    '{"prompt":"Q: Where does Mina Park live?\\nA:","completion":" I don\'t know.\\n"}\n')
+put("jsonl", "preferences", '{"prompt":"Q: What is 3 + 4?\\nA:","chosen":" 7\\n","rejected":" 8\\n"}\n')
+put("jsonl", "eval", '{"prompt":"Q: What is 3 + 4?\\nA:","answer":"7"}\n'
+                     '{"prompt":"Q: Where does Mina Park live?\\nA:","answer":"Busan","person":"Mina Park","mentions":3}\n')
+put("jsonl", "all_fields", '{"prompt":"Q: a?\\nA:","completion":" b\\n","chosen":" b\\n","rejected":" c\\n",'
+                           '"answer":"b","person":"P","mentions":0}\r\n\n')
+put("jsonl", "bad_utf8", b'{"prompt":"x","completion":" \\u00e9\xff"}\n')
+put("jsonl", "korean", '{"prompt":"토큰?","completion":" 토\\ud83d\\ude00"}\n')
+put("jsonl", "malformed", '{"prompt":"x","completion":')
+put("jsonl", "wrong_types", '{"prompt":1,"completion":[],"mentions":2.5,"person":null}\n')
