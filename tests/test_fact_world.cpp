@@ -48,10 +48,10 @@ std::vector<std::string> lines_of(const std::string& text) {
 
 }  // namespace fact_world_test
 
-using namespace fact_world_test;
+namespace fw = fact_world_test;
 
 TEST_CASE("The world has the documented groups, mention counts and splits", "[world]") {
-  const FactWorld& w = world();
+  const FactWorld& w = fw::world();
   const WorldOptions o;
   const WorldStats s = w.stats();
   std::array<std::array<Index, 3>, 4> per_split{};  // group x split
@@ -78,10 +78,10 @@ TEST_CASE("The world has the documented groups, mention counts and splits", "[wo
     CHECK(s.questions_per_group[g] == 3 * o.groups[g].people);
   }
   // The documented figures of the default world (seed 1234).
-  CHECK(s.people_per_group == std::array<Index, 4>{90, 60, 60, 150});
+  CHECK(s.people_per_group == std::array<Index, 4>{90, 60, 60, 100});
   CHECK(s.arithmetic_questions == 155);  // 100 sums and 55 differences of one-digit numbers
   // The singleton rate, computed again from the people.
-  Index n1 = 0, total = 0, mentioned = 0;
+  Index n1 = 0, total = 0, mentioned = 0;  // singletons, N, people mentioned at least once
   for (const Person& p : w.people()) {
     n1 += p.mentions == 1;
     total += p.mentions;
@@ -91,7 +91,8 @@ TEST_CASE("The world has the documented groups, mention counts and splits", "[wo
   CHECK(n1 == 60);
   CHECK(s.mentions == total);
   CHECK(s.singleton_rate == Approx(static_cast<double>(n1) / static_cast<double>(total)));
-  CHECK(s.singleton_share == Approx(60.0 / 270.0));
+  CHECK(mentioned == 220);
+  CHECK(s.singleton_share == Approx(static_cast<double>(n1) / static_cast<double>(mentioned)));
   INFO("mentions " << s.mentions << ", singleton rate " << s.singleton_rate << ", text " << s.total_chars);
   CHECK(s.total_chars == static_cast<Index>(w.pretrain_text().size()));
   CHECK(s.person_chars + s.arithmetic_chars + s.prose_chars == s.total_chars);
@@ -99,20 +100,20 @@ TEST_CASE("The world has the documented groups, mention counts and splits", "[wo
 
 TEST_CASE("Mention counts equal the names counted in the pre-training text, each sentence states the facts",
           "[world]") {
-  const FactWorld& w = world();
+  const FactWorld& w = fw::world();
   const std::string& text = w.pretrain_text();
   for (const Person& p : w.people()) {
     INFO(p.name);
-    CHECK(count_name(text, p.name) == p.mentions);
-    CHECK(count_name(w.validation_text(), p.name) == 0);
-    CHECK(prose().find(p.name) == std::string::npos);
+    CHECK(fw::count_name(text, p.name) == p.mentions);
+    CHECK(fw::count_name(w.validation_text(), p.name) == 0);
+    CHECK(fw::prose().find(p.name) == std::string::npos);
   }
   // Every line that starts with a person's name states all of that person's facts, in one of
   // the attribute's wordings.
   std::map<std::string, const Person*> by_name;
   for (const Person& p : w.people()) by_name[p.name] = &p;
   Index sentences = 0;
-  for (const std::string& line : lines_of(text)) {
+  for (const std::string& line : fw::lines_of(text)) {
     const auto space = line.find(' ', line.find(' ') + 1);
     if (space == std::string::npos) continue;
     const auto it = by_name.find(line.substr(0, space));
@@ -143,7 +144,7 @@ TEST_CASE("Mention counts equal the names counted in the pre-training text, each
     in >> a >> op >> b;
     CHECK(q.answer == std::to_string(op == '+' ? a + b : a - b));
     CHECK(q.prompt == "Q: What is " + std::to_string(a) + " " + op + " " + std::to_string(b) + "?\nA:");
-    CHECK(count_name(text, q.cloze + " " + q.answer + ".") >= o.arithmetic_repeats);
+    CHECK(fw::count_name(text, q.cloze + " " + q.answer + ".") >= o.arithmetic_repeats);
   }
   // The chat format never appears in the pre-training text: the base model has not seen it.
   CHECK(text.find("\nA:") == std::string::npos);
@@ -151,7 +152,7 @@ TEST_CASE("Mention counts equal the names counted in the pre-training text, each
 }
 
 TEST_CASE("Questions, SFT demonstrations and held-out rows follow the splits", "[world]") {
-  const FactWorld& w = world();
+  const FactWorld& w = fw::world();
   std::map<Index, std::set<int>> splits_of_person;
   for (const Question& q : w.questions()) {
     if (q.is_arithmetic()) continue;
@@ -191,7 +192,7 @@ TEST_CASE("Questions, SFT demonstrations and held-out rows follow the splits", "
     }
   }
   CHECK(idk == 3 * 30);
-  CHECK(person_rows == 3 * (30 + 60));
+  CHECK(person_rows == 3 * (30 + 40));
 
   // Held-out rows: every group present, mentions equal to the independent count.
   const std::vector<EvalExample> eval = w.eval_examples();
@@ -204,15 +205,15 @@ TEST_CASE("Questions, SFT demonstrations and held-out rows follow the splits", "
       CHECK(e.mentions == -1);
       continue;
     }
-    CHECK(e.mentions == count_name(w.pretrain_text(), e.person));
+    CHECK(e.mentions == fw::count_name(w.pretrain_text(), e.person));
     ++per_group[static_cast<std::size_t>(mention_group_of(e.mentions))];
   }
-  CHECK(per_group == std::array<Index, 4>{90, 90, 90, 135});
+  CHECK(per_group == std::array<Index, 4>{90, 90, 90, 90});
   CHECK(arithmetic == 39);
 }
 
 TEST_CASE("A character tokenizer made from the pre-training text reads every question and answer", "[world]") {
-  const FactWorld& w = world();
+  const FactWorld& w = fw::world();
   const CharTokenizer tok = CharTokenizer::from_text(w.pretrain_text());
   for (const Question& q : w.questions()) {
     CHECK_NOTHROW(tok.encode(q.prompt + chat_completion(q.answer)));
@@ -228,11 +229,11 @@ TEST_CASE("The same seed gives the same world; files write and read back", "[wor
   o.groups = {{{6, 2, 2}, {4, 0, 2}, {4, 0, 2}, {8, 3, 2}}};
   o.prose_chars = 70000;  // tinyshakespeare's first capital Q is at byte 65,850
   o.validation_chars = 3000;
-  const FactWorld a = FactWorld::generate(o, prose()), b = FactWorld::generate(o, prose());
+  const FactWorld a = FactWorld::generate(o, fw::prose()), b = FactWorld::generate(o, fw::prose());
   CHECK(a.pretrain_text() == b.pretrain_text());
   CHECK(a.to_json() == b.to_json());
   o.seed = 99;
-  const FactWorld c = FactWorld::generate(o, prose());
+  const FactWorld c = FactWorld::generate(o, fw::prose());
   CHECK(c.pretrain_text() != a.pretrain_text());
 
   const std::string dir = test::temp_dir("fact_world") + "/data";
@@ -250,13 +251,13 @@ TEST_CASE("The same seed gives the same world; files write and read back", "[wor
 TEST_CASE("World options and prose are checked", "[world][bad_input]") {
   WorldOptions o;
   o.groups[0].sft = 100;  // more than the group's 90 people
-  CHECK_THROWS_AS(FactWorld::generate(o, prose()), ArgumentError);
+  CHECK_THROWS_AS(FactWorld::generate(o, fw::prose()), ArgumentError);
   o = WorldOptions{};
   o.often_min = 3;
-  CHECK_THROWS_AS(FactWorld::generate(o, prose()), ArgumentError);
+  CHECK_THROWS_AS(FactWorld::generate(o, fw::prose()), ArgumentError);
   o = WorldOptions{};
   o.groups[3].people = 5000;  // more names than the table can make
-  CHECK_THROWS_AS(FactWorld::generate(o, prose()), ArgumentError);
+  CHECK_THROWS_AS(FactWorld::generate(o, fw::prose()), ArgumentError);
   // Prose without '?', 'Q' or the apostrophe: a character tokenizer could not read the questions.
   o = WorldOptions{};
   o.groups = {{{2, 0, 1}, {2, 0, 1}, {2, 0, 1}, {2, 0, 1}}};

@@ -41,7 +41,7 @@ const std::string good = R"({"prompt":"Q: a?\nA:","completion":" b\n"})";
 
 }  // namespace jsonl_test
 
-using namespace jsonl_test;
+namespace jt = jsonl_test;
 
 TEST_CASE("JSONL rows are written and read back unchanged, UTF-8 and escapes included", "[jsonl]") {
   const std::vector<SFTExample> sft{{"Q: Where does Mina Park live?\nA:", " Busan\n"},
@@ -69,7 +69,7 @@ TEST_CASE("JSONL rows are written and read back unchanged, UTF-8 and escapes inc
   REQUIRE(rows.size() == 1);
   CHECK(rows[0].person.empty());
   CHECK(rows[0].mentions == -1);
-  CHECK(parse_sft_jsonl(good + "\r\n" + good, "s").size() == 2);
+  CHECK(parse_sft_jsonl(jt::good + "\r\n" + jt::good, "s").size() == 2);
 }
 
 TEST_CASE("A bad JSONL row is an error naming the file, the line and the field", "[jsonl][bad_input]") {
@@ -82,25 +82,25 @@ TEST_CASE("A bad JSONL row is an error naming the file, the line and the field",
     const char* says;
   };
   const std::vector<Case> sft_cases{
-      {"malformed JSON", good + "\n" + good + "\n{\"prompt\": \"x\", \"completion\": }\n", 3, "", "malformed JSON"},
-      {"not an object", good + "\n[\"prompt\", \"completion\"]\n", 2, "", "JSON object"},
-      {"missing field", good + "\n{\"prompt\":\"x\"}\n", 2, "completion", "missing field"},
+      {"malformed JSON", jt::good + "\n" + jt::good + "\n{\"prompt\": \"x\", \"completion\": }\n", 3, "", "malformed JSON"},
+      {"not an object", jt::good + "\n[\"prompt\", \"completion\"]\n", 2, "", "JSON object"},
+      {"missing field", jt::good + "\n{\"prompt\":\"x\"}\n", 2, "completion", "missing field"},
       {"wrong type", "{\"prompt\":\"x\",\"completion\":7}\n", 1, "completion", "expected a string, got number"},
       {"wrong type (null)", "{\"prompt\":null,\"completion\":\"y\"}\n", 1, "prompt", "expected a string, got null"},
-      {"empty completion", good + "\n\n" + "{\"prompt\":\"x\",\"completion\":\"\"}\n", 3, "completion", "is empty"},
+      {"empty completion", jt::good + "\n\n" + "{\"prompt\":\"x\",\"completion\":\"\"}\n", 3, "completion", "is empty"},
       {"empty prompt", "{\"prompt\":\"\",\"completion\":\" y\\n\"}\n", 1, "prompt", "is empty"},
-      {"invalid UTF-8 in a value", good + "\n{\"prompt\":\"x\",\"completion\":\" \xFF y\"}\n", 2, "completion",
+      {"invalid UTF-8 in a value", jt::good + "\n{\"prompt\":\"x\",\"completion\":\" \xFF y\"}\n", 2, "completion",
        "invalid UTF-8: byte 0xFF"},
       {"truncated UTF-8 in a value", "{\"prompt\":\"\xED\x95\",\"completion\":\"y\"}\n", 1, "prompt", "invalid UTF-8"},
       {"a surrogate encoded in UTF-8", "{\"prompt\":\"x\",\"completion\":\"\xED\xA0\x80\"}\n", 1, "completion",
        "invalid UTF-8: byte 0xED"},
       {"invalid UTF-8 outside strings", "{\"prompt\":\"x\",\"completion\":\"y\"}\xC0\n", 1, "", "invalid UTF-8: byte 0xC0"},
       {"a lone surrogate escape", "{\"prompt\":\"x\",\"completion\":\"\\ud800\"}\n", 1, "", "malformed JSON"},
-      {"two objects on a line", good + good + "\n", 1, "", "malformed JSON"},
+      {"two objects on a line", jt::good + jt::good + "\n", 1, "", "malformed JSON"},
   };
   for (const Case& c : sft_cases) {
     INFO(c.what);
-    const Caught got = caught([&] { parse_sft_jsonl(c.text, p); });
+    const jt::Caught got = jt::caught([&] { parse_sft_jsonl(c.text, p); });
     CHECK(got.line == c.line);
     CHECK(got.key == c.key);
     CHECK_THAT(got.message, Catch::Contains(c.says));
@@ -109,7 +109,7 @@ TEST_CASE("A bad JSONL row is an error naming the file, the line and the field",
   }
   // An empty file, or one of blank lines only, has no rows.
   for (const std::string& text : {std::string(), std::string("\n\n  \n")}) {
-    const Caught got = caught([&] { parse_sft_jsonl(text, p); });
+    const jt::Caught got = jt::caught([&] { parse_sft_jsonl(text, p); });
     CHECK(got.line == -1);
     CHECK_THAT(got.message, Catch::Contains("no rows"));
   }
@@ -122,7 +122,7 @@ TEST_CASE("A bad JSONL row is an error naming the file, the line and the field",
   };
   for (const Case& c : pref_cases) {
     INFO(c.what);
-    const Caught got = caught([&] { parse_preferences_jsonl(c.text, p); });
+    const jt::Caught got = jt::caught([&] { parse_preferences_jsonl(c.text, p); });
     CHECK(got.line == c.line);
     CHECK(got.key == c.key);
     CHECK_THAT(got.message, Catch::Contains(c.says));
@@ -144,7 +144,7 @@ TEST_CASE("A bad JSONL row is an error naming the file, the line and the field",
   };
   for (const Case& c : eval_cases) {
     INFO(c.what);
-    const Caught got = caught([&] { parse_eval_jsonl(c.text, p); });
+    const jt::Caught got = jt::caught([&] { parse_eval_jsonl(c.text, p); });
     CHECK(got.line == c.line);
     CHECK(got.key == c.key);
     CHECK_THAT(got.message, Catch::Contains(c.says));
@@ -156,7 +156,7 @@ TEST_CASE("JSONL rows are checked against a tokenizer and the block size", "[jso
   JsonlLimits limits{&tok, 12};
   // "Q: abc?\nA:" is 10 characters: with " a\n" 13 > 12.
   const std::string p = "data/x.jsonl";
-  Caught got = caught([&] {
+  jt::Caught got = jt::caught([&] {
     parse_sft_jsonl("{\"prompt\":\"Q: ab?\\nA:\",\"completion\":\" a\\n\"}\n"
                     "{\"prompt\":\"Q: abc?\\nA:\",\"completion\":\" a\\n\"}\n",
                     p, limits);
@@ -165,21 +165,21 @@ TEST_CASE("JSONL rows are checked against a tokenizer and the block size", "[jso
   CHECK(got.key == "completion");
   CHECK_THAT(got.message, Catch::Contains("10 + 3 tokens, past the block size 12"));
   // A prompt of 12 tokens leaves no room for an answer.
-  got = caught([&] { parse_sft_jsonl("{\"prompt\":\"Q: abcdefgh?\",\"completion\":\" a\"}\n", p, limits); });
+  got = jt::caught([&] { parse_sft_jsonl("{\"prompt\":\"Q: abcdefgh?\",\"completion\":\" a\"}\n", p, limits); });
   CHECK(got.line == 1);
   CHECK(got.key == "prompt");
   CHECK_THAT(got.message, Catch::Contains("is 12 tokens, past the block size 12"));
   // A character the vocabulary lacks.
-  got = caught([&] { parse_sft_jsonl("{\"prompt\":\"Q: a?\",\"completion\":\" z\"}\n", p, limits); });
+  got = jt::caught([&] { parse_sft_jsonl("{\"prompt\":\"Q: a?\",\"completion\":\" z\"}\n", p, limits); });
   CHECK(got.key == "completion");
   CHECK_THAT(got.message, Catch::Contains("cannot be tokenized"));
   // Preferences: the longer of the two answers decides.
-  got = caught([&] {
+  got = jt::caught([&] {
     parse_preferences_jsonl("{\"prompt\":\"Q: a?\\nA:\",\"chosen\":\" a\\n\",\"rejected\":\" abcdefgh\\n\"}\n", p, limits);
   });
   CHECK(got.key == "rejected");
   // Eval rows: the completion " <answer>\n" must fit too.
-  got = caught([&] { parse_eval_jsonl("{\"prompt\":\"Q: a?\\nA:\",\"answer\":\"abcdef\"}\n", p, limits); });
+  got = jt::caught([&] { parse_eval_jsonl("{\"prompt\":\"Q: a?\\nA:\",\"answer\":\"abcdef\"}\n", p, limits); });
   CHECK(got.key == "answer");
   CHECK_THAT(got.message, Catch::Contains("8 + 8 tokens"));
   // Rows that fit pass, right at the limit.
@@ -196,9 +196,9 @@ TEST_CASE("JSONL files: a missing file names it; rows with invalid UTF-8 are not
   CHECK(test::file_bytes(path) == "{\"prompt\":\"p\",\"completion\":\"c\"}\n");  // the old file, untouched
   CHECK_THROWS_AS(write_eval_jsonl(path, {{"p", "a", "Mina Park", -1}}), ArgumentError);
   // A line past the file's last newline is still a row; a file that ends inside a row is malformed.
-  const std::string cut = good.substr(0, good.size() - 5);
-  std::string partial = good + "\n" + cut;
-  Caught got = caught([&] { parse_sft_jsonl(partial, "data/x.jsonl"); });
+  const std::string cut = jt::good.substr(0, jt::good.size() - 5);
+  std::string partial = jt::good + "\n" + cut;
+  jt::Caught got = jt::caught([&] { parse_sft_jsonl(partial, "data/x.jsonl"); });
   CHECK(got.line == 2);
   CHECK_THAT(got.message, Catch::Contains("malformed JSON"));
 }

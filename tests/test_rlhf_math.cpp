@@ -43,10 +43,10 @@ double worst_disagreement(Matrix<double>& x, const Matrix<double>& analytic, F&&
 
 }  // namespace rlhf_math_test
 
-using namespace rlhf_math_test;
+namespace rm = rlhf_math_test;
 
 TEST_CASE("Bradley-Terry loss: the header's example, and its gradient against finite differences", "[rlhf][reward]") {
-  const RowVector<double> rc = row({2, 0}), rr = row({0, 1});
+  const RowVector<double> rc = rm::row({2, 0}), rr = rm::row({0, 1});
   CHECK(bradley_terry_loss(rc, rr) == Approx((std::log1p(std::exp(-2.0)) + std::log1p(std::exp(1.0))) / 2).epsilon(1e-14));
   CHECK(bradley_terry_loss(rc, rr) == Approx(0.7201).margin(5e-5));
   CHECK(pairwise_accuracy(rc, rr) == 0.5);
@@ -81,14 +81,14 @@ TEST_CASE("Bradley-Terry loss: the header's example, and its gradient against fi
 
 TEST_CASE("Bradley-Terry loss stays finite far from 0, and a tie is not a right answer", "[rlhf][reward]") {
   // −log σ(800) ≈ e^−800 (0 in double); −log σ(−800) = 800 + log(1 + e^−800) = 800.
-  CHECK(bradley_terry_loss(row({800}), row({0})) == Approx(0).margin(1e-300));
-  CHECK(bradley_terry_loss(row({-800}), row({0})) == Approx(800).epsilon(1e-15));
+  CHECK(bradley_terry_loss(rm::row({800}), rm::row({0})) == Approx(0).margin(1e-300));
+  CHECK(bradley_terry_loss(rm::row({-800}), rm::row({0})) == Approx(800).epsilon(1e-15));
   RowVector<double> dc, dr;
-  bradley_terry_loss_backward(dc, dr, row({-800}), row({0}));
+  bradley_terry_loss_backward(dc, dr, rm::row({-800}), rm::row({0}));
   CHECK(dc(0) == -1.0);  // σ(−800) − 1
   CHECK(dr(0) == 1.0);
-  CHECK(pairwise_accuracy(row({1, 1, 2}), row({1, 0, 3})) == Approx(1.0 / 3));
-  CHECK_THROWS_AS(bradley_terry_loss(row({1, 2}), row({1})), ArgumentError);
+  CHECK(pairwise_accuracy(rm::row({1, 1, 2}), rm::row({1, 0, 3})) == Approx(1.0 / 3));
+  CHECK_THROWS_AS(bradley_terry_loss(rm::row({1, 2}), rm::row({1})), ArgumentError);
   CHECK_THROWS_AS(bradley_terry_loss(RowVector<double>(), RowVector<double>()), ArgumentError);
 }
 
@@ -100,7 +100,7 @@ TEST_CASE("PPO: the header's worked example, step by step", "[rlhf][ppo]") {
   values << 0.5, 0.8;
   new_logp << -0.9, -2.5;
   vpred << 0.9, 0.7;
-  const ShapedRewards<double> s = kl_penalty_rewards(row({1}), logp, ref, L, 0.1);
+  const ShapedRewards<double> s = kl_penalty_rewards(rm::row({1}), logp, ref, L, 0.1);
   CHECK(s.kl(0, 0) == Approx(0.5));
   CHECK(s.kl(0, 1) == Approx(-0.5));
   CHECK(s.rewards(0, 0) == Approx(-0.05));
@@ -131,13 +131,13 @@ TEST_CASE("PPO: the header's worked example, step by step", "[rlhf][ppo]") {
 TEST_CASE("KL estimates: 0 for a policy against itself, k3 never negative, gradients", "[rlhf][ppo]") {
   Rng rng(5);
   const std::vector<Index> L{4, 1, 3};
-  Matrix<double> logp = random_matrix(3, 4, rng, 1.0, -2.0);
+  Matrix<double> logp = rm::random_matrix(3, 4, rng, 1.0, -2.0);
   for (KLEstimator e : {KLEstimator::k1, KLEstimator::k3}) {
     const Matrix<double> self = kl_estimate(logp, logp, L, e);
     CHECK(self.cwiseAbs().maxCoeff() == 0.0);  // exactly: ρ = 0, expm1(0) = 0
     CHECK(sequence_kl(self, L).cwiseAbs().maxCoeff() == 0.0);
   }
-  const Matrix<double> ref = logp + random_matrix(3, 4, rng, 0.5);
+  const Matrix<double> ref = logp + rm::random_matrix(3, 4, rng, 0.5);
   const Matrix<double> k3 = kl_estimate(logp, ref, L, KLEstimator::k3);
   CHECK(k3.minCoeff() >= 0.0);
   const Matrix<double> k1 = kl_estimate(logp, ref, L, KLEstimator::k1);
@@ -147,12 +147,12 @@ TEST_CASE("KL estimates: 0 for a policy against itself, k3 never negative, gradi
   CHECK(seq(0) == Approx(k1.row(0).sum()));
   CHECK(seq(1) == Approx(k1(1, 0)));
 
-  const Matrix<double> upstream = random_matrix(3, 4, rng, 1.0);
+  const Matrix<double> upstream = rm::random_matrix(3, 4, rng, 1.0);
   for (KLEstimator e : {KLEstimator::k1, KLEstimator::k3}) {
     Matrix<double> d;
     kl_estimate_backward(d, upstream, logp, ref, L, e);
     auto f = [&] { return (kl_estimate(logp, ref, L, e).array() * upstream.array()).sum(); };
-    const double worst = worst_disagreement(logp, d, f, [&](Index b, Index t) { return t < L[b]; });
+    const double worst = rm::worst_disagreement(logp, d, f, [&](Index b, Index t) { return t < L[b]; });
     CHECK(worst < 1e-8);
     CHECK(d(1, 2) == 0.0);
   }
@@ -162,7 +162,7 @@ TEST_CASE("GAE equals the direct sum of discounted TD errors, for responses of d
   Rng rng(11);
   const std::vector<Index> L{5, 1, 3, 7};
   const Index B = 4, T = 7;
-  const Matrix<double> rewards = random_matrix(B, T, rng, 1.0), values = random_matrix(B, T, rng, 1.0);
+  const Matrix<double> rewards = rm::random_matrix(B, T, rng, 1.0), values = rm::random_matrix(B, T, rng, 1.0);
   for (double gamma : {1.0, 0.9}) {
     for (double lam : {0.95, 0.0, 1.0}) {
       const Advantages<double> got = gae_advantages(rewards, values, L, gamma, lam, false);
@@ -192,7 +192,7 @@ TEST_CASE("GAE equals the direct sum of discounted TD errors, for responses of d
 TEST_CASE("Whitening: mean 0 and variance 1 over the mask; padding left at 0", "[rlhf][ppo]") {
   Rng rng(13);
   const std::vector<Index> L{6, 2, 4};
-  const Matrix<double> x = random_matrix(3, 6, rng, 3.0, 2.0);
+  const Matrix<double> x = rm::random_matrix(3, 6, rng, 3.0, 2.0);
   const Matrix<double> mask = response_mask<double>(L, 6);
   CHECK(mask.sum() == 12);
   const Matrix<double> w = masked_whiten(x, mask);
@@ -212,7 +212,7 @@ TEST_CASE("Whitening: mean 0 and variance 1 over the mask; padding left at 0", "
   const Matrix<double> keep = masked_whiten(x, mask, false);
   CHECK(masked_mean(keep, mask) == Approx(mean));
 
-  const Matrix<double> values = random_matrix(3, 6, rng, 1.0);
+  const Matrix<double> values = rm::random_matrix(3, 6, rng, 1.0);
   const Advantages<double> a = gae_advantages(x, values, L, 1.0, 0.95);
   CHECK(masked_mean(a.advantages, mask) == Approx(0).margin(1e-12));
   CHECK(masked_var(a.advantages, mask) == Approx(1).epsilon(1e-7));
@@ -228,11 +228,11 @@ TEST_CASE("Clipped surrogate and clipped value loss: gradients against finite di
   Rng rng(17);
   const std::vector<Index> L{5, 2, 4};
   const Index B = 3, T = 5;
-  const Matrix<double> old_logp = random_matrix(B, T, rng, 0.8, -2.0);
-  Matrix<double> new_logp = old_logp + random_matrix(B, T, rng, 0.3);
-  const Matrix<double> adv = random_matrix(B, T, rng, 1.0);
-  const Matrix<double> old_v = random_matrix(B, T, rng, 1.0), returns = random_matrix(B, T, rng, 1.0);
-  Matrix<double> v = old_v + random_matrix(B, T, rng, 0.3);
+  const Matrix<double> old_logp = rm::random_matrix(B, T, rng, 0.8, -2.0);
+  Matrix<double> new_logp = old_logp + rm::random_matrix(B, T, rng, 0.3);
+  const Matrix<double> adv = rm::random_matrix(B, T, rng, 1.0);
+  const Matrix<double> old_v = rm::random_matrix(B, T, rng, 1.0), returns = rm::random_matrix(B, T, rng, 1.0);
+  Matrix<double> v = old_v + rm::random_matrix(B, T, rng, 0.3);
   const double eps = 0.2, dloss = 1.3;
   // Away from the kinks, where the derivative exists: the ratio not within 1e-3 of 1 ± ε, V
   // not within 1e-3 of V_old ± ε.
@@ -246,7 +246,7 @@ TEST_CASE("Clipped surrogate and clipped value loss: gradients against finite di
   Matrix<double> d;
   policy_loss_backward(d, new_logp, old_logp, adv, L, eps, dloss);
   auto pg = [&] { return dloss * policy_loss(new_logp, old_logp, adv, L, eps).loss; };
-  CHECK(worst_disagreement(new_logp, d, pg, smooth_pg) < 1e-8);
+  CHECK(rm::worst_disagreement(new_logp, d, pg, smooth_pg) < 1e-8);
   CHECK(d(1, 3) == 0.0);
   const PolicyLoss<double> p = policy_loss(new_logp, old_logp, adv, L, eps);
   INFO("policy clip fraction " << p.clipfrac);
@@ -255,7 +255,7 @@ TEST_CASE("Clipped surrogate and clipped value loss: gradients against finite di
 
   value_loss_backward(d, v, old_v, returns, L, eps, dloss);
   auto vf = [&] { return dloss * value_loss(v, old_v, returns, L, eps).loss; };
-  CHECK(worst_disagreement(v, d, vf, smooth_vf) < 1e-8);
+  CHECK(rm::worst_disagreement(v, d, vf, smooth_vf) < 1e-8);
   const ValueLoss<double> q = value_loss(v, old_v, returns, L, eps);
   INFO("value clip fraction " << q.clipfrac);
   CHECK(q.clipfrac > 0.0);
@@ -300,7 +300,7 @@ TEST_CASE("PPO arithmetic refuses shapes and lengths that do not fit", "[rlhf][p
   CHECK_THROWS_AS(kl_estimate(a, a, {1}), ArgumentError);
   CHECK_THROWS_AS(kl_estimate(a, a, {0, 1}), ArgumentError);
   CHECK_THROWS_AS(kl_estimate(a, a, {4, 1}), ArgumentError);
-  CHECK_THROWS_AS(kl_penalty_rewards(row({1}), a, a, {1, 1}, 0.1), ArgumentError);
+  CHECK_THROWS_AS(kl_penalty_rewards(rm::row({1}), a, a, {1, 1}, 0.1), ArgumentError);
   CHECK_THROWS_AS(response_mask<double>({0}, 3), ArgumentError);
   PPOConfig c;
   c.cliprange = 0;

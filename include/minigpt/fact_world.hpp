@@ -182,19 +182,19 @@ struct GroupPlan {
 struct WorldOptions {
   std::uint64_t seed = 1234;
   // never, once, 2-3, 4+ (the table in the header's comment).
-  std::array<GroupPlan, 4> groups{{{90, 30, 30}, {60, 0, 30}, {60, 0, 30}, {150, 60, 45}}};
+  std::array<GroupPlan, 4> groups{{{90, 30, 30}, {60, 0, 30}, {60, 0, 30}, {100, 40, 30}}};
   // The 4+ group's mentions: P(m) ∝ 1/m on often_min..often_max. A 4-layer, 128-wide
   // character model needs a few dozen readings of a sentence to learn its facts (5 passes
   // over the text make 8 mentions about 40 readings).
-  Index often_min = 8, often_max = 256;
+  Index often_min = 32, often_max = 256;
   // Arithmetic: operands 0..arithmetic_max; each fact written `arithmetic_repeats` times;
   // shares of the facts for SFT and held out (the rest for RM/PPO).
-  Index arithmetic_max = 9, arithmetic_repeats = 8;
+  Index arithmetic_max = 9, arithmetic_repeats = 48;
   double arithmetic_sft = 0.5, arithmetic_eval = 0.25;
   // Prose: the first prose_chars (whole paragraphs) of the caller's text go into the
   // pre-training text, the next validation_chars into validation_text() (never trained on;
   // paragraphs holding a character the pre-training text lacks are left out of it).
-  Index prose_chars = 300000, validation_chars = 50000;
+  Index prose_chars = 150000, validation_chars = 50000;
 
   void validate() const {
     auto bad = [](const std::string& what) { throw ArgumentError("world options: " + what); };
