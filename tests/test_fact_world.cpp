@@ -95,6 +95,14 @@ TEST_CASE("The world has the documented groups, mention counts and splits", "[wo
   CHECK(s.singleton_share == Approx(static_cast<double>(n1) / static_cast<double>(mentioned)));
   INFO("mentions " << s.mentions << ", singleton rate " << s.singleton_rate << ", text " << s.total_chars);
   CHECK(s.total_chars == static_cast<Index>(w.pretrain_text().size()));
+  CHECK(s.mentions == 10954);  // the header's figures: the same on every compiler (random.hpp)
+  CHECK(s.total_chars == 1083647);
+  // The header's example.
+  CHECK(w.people()[2].name == "Noah Khan");
+  CHECK(w.people()[2].mentions == 211);
+  CHECK(w.questions()[6].prompt == "Q: Where does Noah Khan live?\nA:");
+  CHECK(w.questions()[6].answer == "Gwangju");
+  CHECK(w.sft_examples()[0] == SFTExample{"Q: Where does Noah Khan live?\nA:", " Gwangju\n"});
   CHECK(s.person_chars + s.arithmetic_chars + s.prose_chars == s.total_chars);
 }
 

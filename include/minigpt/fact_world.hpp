@@ -20,15 +20,18 @@
 // et al. 2025, "Why Language Models Hallucinate"): a fact seen many times can be learned, one
 // seen once hardly, one never seen cannot. Mention counts follow a long tail, in four groups:
 //
-//   group  mentions  people  in SFT  for RM/PPO  held out   mentions drawn
-//   never  0             90      30          30         30   -
-//   once   1             60       0          30         30   -
-//   2-3    2 or 3        60       0          30         30   uniformly
-//   4+     8 .. 256     150      60          45         45   P(m) ∝ 1/m (log-uniform)
+//   group  mentions   people  in SFT  for RM/PPO  held out   mentions drawn
+//   never  0              90      30          30         30   -
+//   once   1              60       0          30         30   -
+//   2-3    2 or 3         60       0          30         30   uniformly
+//   4+     32 .. 256     100      40          30         30   P(m) ∝ 1/m (log-uniform)
 //
-// 360 people, 1,080 person questions, plus 155 arithmetic questions (half SFT, a quarter
-// RM/PPO, a quarter held out). The "4+" group starts at 8 mentions by default (often_min),
-// because a small model needs a dozen or more sightings to learn a fact (see WorldOptions).
+// 310 people, 930 person questions (three each: city, job, birth month), plus 155 arithmetic
+// questions (78 SFT, 38 RM/PPO, 39 held out). The 4+ group starts at 32 mentions (often_min):
+// the recipe's small model learns a fact from about 150-300 readings of its sentence, and the
+// pre-training run reads the text about 6 times, so people mentioned 4 to 31 times would be
+// half-known and blur the group that stands for "known" (lower often_min for a tail without
+// that gap; the once and 2-3 groups, read 6 to 18 times, stay close to chance).
 //
 // Splits are by person: all three questions about a person go to the same split, so held-out
 // questions ask about people the fine-tuning never showed. SFT demonstrations answer people the
@@ -43,23 +46,25 @@
 // probability mass of unseen facts): with N the number of person mentions in the pre-training
 // text and n1 the number of people mentioned exactly once,
 //
-//     singleton_rate = n1 / N            (the paper's sr)
-//     singleton_share = n1 / #{people mentioned at least once}   (the share of known people
-//                                        the text shows only once: "20% of birthdays appear once")
+//     singleton_rate  = n1 / N                                   (the paper's sr)
+//     singleton_share = n1 / #{people mentioned at least once}   ("20% of birthdays appear once")
 //
-// Sizes with the defaults and tinyshakespeare (seed 1234): see docs and stats(); about
-// 0.7–0.8 M characters of person sentences, 12 k of arithmetic, 300 k of prose, 1.1 M in all.
-// A 4-layer, 128-wide character-level GPT reading 128-character windows sees about 25 k
-// characters a second on 2 cores: 4 minutes is about 6 M characters, 5 passes over the text,
-// so a person with m mentions is read about 5m times (40 times at the 4+ group's minimum, 5
-// times for a singleton).
+// The default world (seed 1234): N = 10,954 mentions, n1 = 60, singleton rate 0.55%,
+// singleton share 60 / 220 = 27.3%. The pre-training text is 1,083,647 characters: 849,535 of
+// person sentences (78 per sentence), 84,000 of arithmetic, 150,112 of prose; 47,474 more of
+// prose for validation. A 4-layer, 128-wide character-level GPT reading 128-character windows
+// runs about 25,000 characters a second on 2 idle cores (estimated from the 30,000 of the
+// baby GPT at 64-character windows, docs/training.md): 4 minutes read about 6 M characters,
+// 5.6 passes over the text, so a person with m mentions is read about 5.6·m times (180 times
+// at the 4+ group's minimum, 6 times for a singleton).
 //
 // Shapes in: options, prose text.  Shapes out: strings (texts, prompts, answers), counts.
 //
 // Example:
 //   FactWorld w = FactWorld::generate(WorldOptions{}, prose);
-//   w.people()[0]            // {"Mina Park", {"Busan", "baker", "May"}, mentions 37, 4+, rl}
-//   w.questions()[0].prompt  // "Q: Where does Mina Park live?\nA:"
+//   w.people()[2]            // {"Noah Khan", {"Gwangju", "teacher", ...}, mentions 211, 4+, sft}
+//   w.questions()[6].prompt  // "Q: Where does Noah Khan live?\nA:"   answer "Gwangju"
+//   w.sft_examples()[0]      // {that prompt, " Gwangju\n"}
 //   w.write("out/data");     // pretrain.txt, pretrain_val.txt, sft.jsonl, eval.jsonl, world.json
 #pragma once
 
