@@ -306,3 +306,30 @@ TEST_CASE("PPO arithmetic refuses shapes and lengths that do not fit", "[rlhf][p
   c.cliprange = 0;
   CHECK_THROWS_AS(c.validate(), ArgumentError);
 }
+
+TEST_CASE("Sampled rows become a response batch: cut at the stop token, gathered and scattered", "[rlhf][ppo]") {
+  const TokenId nl = 0;
+  const ResponseCut cut = cut_responses({{5, 6, nl, 7, nl}, {nl, 9, 9}, {4, 4, 4}}, nl);
+  CHECK(cut.lengths == std::vector<Index>{3, 1, 3});
+  CHECK(cut.ended == std::vector<bool>{true, true, false});
+  CHECK(cut.ended_share == Approx(2.0 / 3));
+  CHECK_THROWS_AS(cut_responses({{}}, nl), ArgumentError);
+  // Rows of prompt + response, right-padded to Tseq = 7: prompts of 2, 4 and 3 tokens.
+  const std::vector<Index> P{2, 4, 3};
+  Matrix<double> per_position(3, 7);
+  for (Index b = 0; b < 3; ++b)
+    for (Index i = 0; i < 7; ++i) per_position(b, i) = 10 * b + i;  // position i predicts token i + 1
+  const Matrix<double> g = gather_response(per_position, P, cut.lengths, 3);
+  // response token t of row b sits at P_b + t, predicted at P_b + t - 1
+  Matrix<double> want(3, 3);
+  want << 1, 2, 3, 13, 0, 0, 22, 23, 24;
+  CHECK(g == want);
+  const Matrix<double> back = scatter_response(g, P, cut.lengths, 7);
+  for (Index b = 0; b < 3; ++b)
+    for (Index i = 0; i < 7; ++i) {
+      const bool response = i >= P[static_cast<std::size_t>(b)] - 1 && i < P[static_cast<std::size_t>(b)] - 1 + cut.lengths[static_cast<std::size_t>(b)];
+      CHECK(back(b, i) == (response ? per_position(b, i) : 0.0));
+    }
+  CHECK_NOTHROW(gather_response(per_position, {2, 6, 3}, cut.lengths, 3));      // 6 + 1 = 7 positions: fits
+  CHECK_THROWS_AS(gather_response(per_position, {2, 7, 3}, cut.lengths, 3), ArgumentError);  // 8 > 7
+}

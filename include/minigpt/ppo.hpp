@@ -34,6 +34,10 @@
 // masked_mean. logπ_old is logπ at sampling time; logπ_new is recomputed by the policy being
 // optimised, epoch after epoch over the same rollouts (ratio = 1 in the first minibatch).
 //
+// Getting the numbers into that shape: cut_responses turns sampled rows into lengths (each
+// answer ends at its first newline), gather_response picks the response tokens' numbers out of
+// a forward pass over prompt + response (B, Tseq), scatter_response puts gradients back.
+//
 // Shapes: logprobs, ref_logprobs, values, rewards, advantages, returns: (B, T), row b holding
 // response b; scores (B); lengths (B). Outputs (B, T) or scalars; gradients (B, T).
 //
@@ -137,6 +141,76 @@ Matrix<S> response_mask(const std::vector<Index>& lengths, Index T) {
     mask.row(static_cast<Index>(b)).head(lengths[b]).setOnes();
   }
   return mask;
+}
+
+// ---- from sampled rows to a response batch ----
+
+// What sampling produced, cut as TRL's truncate_response does: each row ends at its first stop
+// token (kept: the newline is part of the answer " Busan\n"); a row without one keeps all its
+// tokens and counts as not ended (the answer never finished: off-format for the labeler).
+struct ResponseCut {
+  std::vector<Index> lengths;  // (B): tokens kept, >= 1
+  std::vector<bool> ended;     // (B): the stop token was sampled
+  double ended_share = 0;      // the share of rows that ended (report it: a reward that never
+                               // comes because no answer ends is a known PPO failure)
+};
+
+inline ResponseCut cut_responses(const std::vector<std::vector<TokenId>>& rows, TokenId stop_token) {
+  ResponseCut cut;
+  Index ended = 0;
+  for (std::size_t b = 0; b < rows.size(); ++b) {
+    if (rows[b].empty()) throw ArgumentError("cut_responses: row " + std::to_string(b) + " has no tokens");
+    const auto at = std::find(rows[b].begin(), rows[b].end(), stop_token);
+    cut.ended.push_back(at != rows[b].end());
+    cut.lengths.push_back(static_cast<Index>(at != rows[b].end() ? at - rows[b].begin() + 1 : rows[b].end() - rows[b].begin()));
+    ended += cut.ended.back();
+  }
+  cut.ended_share = rows.empty() ? 0.0 : static_cast<double>(ended) / static_cast<double>(rows.size());
+  return cut;
+}
+
+// Sequences of prompt + response, right-padded to Tseq: row b is prompt b (prompt_lengths[b]
+// tokens), then response b (lengths[b] tokens), then padding. Causal attention never looks
+// right, so the padding changes nothing before it. The hidden state at position i predicts
+// token i + 1: response token t (at P_b + t) gets its log-probability and its value V_t from
+// position P_b + t − 1 (TRL: logits[:, context_length - 1 : -1]).
+//
+// gather_response: per_position (B, Tseq), one number per position (e.g. log-probabilities of
+// the next tokens, or value-head outputs) -> (B, T) per response token, 0 at padding.
+template <typename S>
+Matrix<S> gather_response(const Matrix<S>& per_position, const std::vector<Index>& prompt_lengths,
+                          const std::vector<Index>& lengths, Index T) {
+  const Index B = per_position.rows(), Tseq = per_position.cols();
+  if (static_cast<Index>(prompt_lengths.size()) != B || static_cast<Index>(lengths.size()) != B)
+    throw ArgumentError("gather_response: need one prompt length and one response length per row");
+  Matrix<S> out = Matrix<S>::Zero(B, T);
+  for (Index b = 0; b < B; ++b) {
+    const Index P = prompt_lengths[static_cast<std::size_t>(b)], L = lengths[static_cast<std::size_t>(b)];
+    if (P < 1 || L < 1 || L > T || P + L > Tseq)
+      throw ArgumentError("gather_response: row " + std::to_string(b) + ": prompt " + std::to_string(P) +
+                          " + response " + std::to_string(L) + " tokens do not fit " + std::to_string(Tseq) +
+                          " positions (or T = " + std::to_string(T) + ")");
+    out.row(b).head(L) = per_position.row(b).segment(P - 1, L);
+  }
+  return out;
+}
+
+// Backward of gather_response: the (B, T) gradient put back at the positions it came from;
+// every other position 0. Returns (B, Tseq).
+template <typename S>
+Matrix<S> scatter_response(const Matrix<S>& per_token, const std::vector<Index>& prompt_lengths,
+                           const std::vector<Index>& lengths, Index Tseq) {
+  const Index B = per_token.rows();
+  if (static_cast<Index>(prompt_lengths.size()) != B || static_cast<Index>(lengths.size()) != B)
+    throw ArgumentError("scatter_response: need one prompt length and one response length per row");
+  Matrix<S> out = Matrix<S>::Zero(B, Tseq);
+  for (Index b = 0; b < B; ++b) {
+    const Index P = prompt_lengths[static_cast<std::size_t>(b)], L = lengths[static_cast<std::size_t>(b)];
+    if (P < 1 || L < 1 || L > per_token.cols() || P + L > Tseq)
+      throw ArgumentError("scatter_response: row " + std::to_string(b) + " does not fit");
+    out.row(b).segment(P - 1, L) = per_token.row(b).head(L);
+  }
+  return out;
 }
 
 // ---- masked statistics (TRL core.py / ppo_trainer.py: masked_mean, masked_var, masked_whiten) ----
