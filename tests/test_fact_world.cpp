@@ -175,6 +175,12 @@ TEST_CASE("Questions, SFT demonstrations and held-out rows follow the splits", "
     CHECK(q.cloze.rfind(p.name, 0) == 0);
   }
   for (const auto& kv : splits_of_person) CHECK(kv.second.size() == 1);  // a person in one split only
+  for (const Question& q : w.questions()) {
+    const Question* found = w.find_question(q.prompt);
+    REQUIRE(found != nullptr);
+    CHECK(found == &q);
+  }
+  CHECK(w.find_question("Q: Who is Nobody?\nA:") == nullptr);
 
   // SFT: only the sft split; "I don't know." exactly for people never mentioned.
   const std::vector<SFTExample> sft = w.sft_examples();

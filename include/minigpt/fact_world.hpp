@@ -71,15 +71,16 @@
 #include "detail/io.hpp"
 #include "error.hpp"
 #include "jsonl.hpp"
-#include "unicode.hpp"
 #include "random.hpp"
 #include "tensor.hpp"
+#include "unicode.hpp"
 
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <map>
 #include <set>
 #include <string>
 #include <string_view>
@@ -280,6 +281,12 @@ class FactWorld {
   const std::vector<Question>& questions() const { return questions_; }
   const std::string& pretrain_text() const { return pretrain_; }
   const std::string& validation_text() const { return validation_; }
+
+  // The question whose prompt this is (the labeler needs its answer), or null.
+  const Question* find_question(const std::string& prompt) const {
+    const auto it = by_prompt_.find(prompt);
+    return it == by_prompt_.end() ? nullptr : &questions_[static_cast<std::size_t>(it->second)];
+  }
 
   // The questions of one split, in questions() order.
   std::vector<Question> questions_in(Split s) const {
@@ -519,6 +526,8 @@ class FactWorld {
       return static_cast<int>(x.split) < static_cast<int>(y.split);
     });
     for (Question& q : arith) questions_.push_back(std::move(q));
+    for (std::size_t i = 0; i < questions_.size(); ++i) by_prompt_[questions_[i].prompt] = static_cast<Index>(i);
+    if (by_prompt_.size() != questions_.size()) throw ArgumentError("FactWorld: two questions share a prompt");
   }
 
   // One mention: the person's clauses in a random order and wording.
@@ -598,6 +607,7 @@ class FactWorld {
   WorldOptions options_;
   std::vector<Person> people_;
   std::vector<Question> questions_;
+  std::map<std::string, Index> by_prompt_;  // prompt -> index into questions_
   std::string pretrain_, validation_;
   Index person_chars_ = 0, arithmetic_chars_ = 0, prose_chars_ = 0;
 };
