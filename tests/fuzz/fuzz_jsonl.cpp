@@ -46,7 +46,7 @@ bool fits(const Tokenizer& tok, const std::string& prompt, const std::string& re
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string path = fuzz::scratch_dir() + "/rows.jsonl";
-  const std::string again = fuzz::scratch_dir() + "/rows-again.jsonl";
+  const std::string again = "rows written again";  // the writers' text, parsed (no disk: faster)
   fuzz::write_bytes(path, data, size);
   const Index lines = line_count(data, size);
   static const CharTokenizer tok = CharTokenizer::from_text("Q: What is 3 + 4?\nA: 7 I don't know. Busan");
@@ -58,8 +58,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         FUZZ_CHECK(is_valid_utf8(r.prompt) && is_valid_utf8(r.completion), "invalid UTF-8 loaded");
         if (limits.tokenizer != nullptr) FUZZ_CHECK(fits(tok, r.prompt, r.completion, 24), "row past the block");
       }
-      write_sft_jsonl(again, sft);
-      FUZZ_CHECK(read_sft_jsonl(again) == sft, "sft rows changed by write -> read");
+      FUZZ_CHECK(parse_sft_jsonl(sft_jsonl_text(sft), again) == sft, "sft rows changed by write -> read");
     }
     std::vector<PreferencePair> prefs;
     if (load(prefs, read_preferences_jsonl, path, limits, lines)) {
@@ -70,8 +69,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         if (limits.tokenizer != nullptr)
           FUZZ_CHECK(fits(tok, r.prompt, r.chosen, 24) && fits(tok, r.prompt, r.rejected, 24), "pair past the block");
       }
-      write_preferences_jsonl(again, prefs);
-      FUZZ_CHECK(read_preferences_jsonl(again) == prefs, "preference rows changed by write -> read");
+      FUZZ_CHECK(parse_preferences_jsonl(preferences_jsonl_text(prefs), again) == prefs,
+                 "preference rows changed by write -> read");
     }
     std::vector<EvalExample> eval;
     if (load(eval, read_eval_jsonl, path, limits, lines)) {
@@ -80,8 +79,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         FUZZ_CHECK(r.person.empty() ? r.mentions == -1 : r.mentions >= 0, "person and mentions disagree");
         FUZZ_CHECK(is_valid_utf8(r.prompt) && is_valid_utf8(r.answer) && is_valid_utf8(r.person), "invalid UTF-8");
       }
-      write_eval_jsonl(again, eval);
-      FUZZ_CHECK(read_eval_jsonl(again) == eval, "eval rows changed by write -> read");
+      FUZZ_CHECK(parse_eval_jsonl(eval_jsonl_text(eval), again) == eval, "eval rows changed by write -> read");
     }
   }
   return 0;
