@@ -28,10 +28,16 @@
 //
 // 310 people, 930 person questions (three each: city, job, birth month), plus 155 arithmetic
 // questions (78 SFT, 38 RM/PPO, 39 held out). The 4+ group starts at 32 mentions (often_min):
-// the recipe's small model learns a fact from about 150-300 readings of its sentence, and the
-// pre-training run reads the text about 6 times, so people mentioned 4 to 31 times would be
-// half-known and blur the group that stands for "known" (lower often_min for a tail without
-// that gap; the once and 2-3 groups, read 6 to 18 times, stay close to chance).
+// the recipe's small model learns a fact from one to two hundred readings of its sentence, and
+// the pre-training run reads the text about 6 times, so people mentioned 4 to 31 times would
+// be half-known and blur the group that stands for "known" (lower often_min for a tail without
+// that gap). Measured once (seed 1234; 4 layers, 4 heads, C = 128, T = 128, B = 16, 3,000
+// steps of AdamW at peak 2e-3: 6.1 M characters, 5.7 passes), greedy completion of each
+// question's cloze ("Noah Khan lives in" -> " Gwangju"), the share right:
+//
+//   4+ 94.3% (32-47 mentions 86%, 48-127 94%, 128+ 98%)   2-3 18.9%   once 12.2%
+//   never 8.9% (guessing among 12 values: 8.3%)            arithmetic 47% (its weakest part;
+//                                                          arithmetic_repeats is the lever)
 //
 // Splits are by person: all three questions about a person go to the same split, so held-out
 // questions ask about people the fine-tuning never showed. SFT demonstrations answer people the
@@ -190,8 +196,8 @@ struct WorldOptions {
   // never, once, 2-3, 4+ (the table in the header's comment).
   std::array<GroupPlan, 4> groups{{{90, 30, 30}, {60, 0, 30}, {60, 0, 30}, {100, 40, 30}}};
   // The 4+ group's mentions: P(m) ∝ 1/m on often_min..often_max. A 4-layer, 128-wide
-  // character model needs a few dozen readings of a sentence to learn its facts (5 passes
-  // over the text make 8 mentions about 40 readings).
+  // character model needs one to two hundred readings of a sentence to learn its facts
+  // (about 6 passes over the text make 32 mentions about 180 readings: 86% learned).
   Index often_min = 32, often_max = 256;
   // Arithmetic: operands 0..arithmetic_max; each fact written `arithmetic_repeats` times;
   // shares of the facts for SFT and held out (the rest for RM/PPO).
