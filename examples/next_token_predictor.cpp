@@ -110,7 +110,7 @@ int main(int argc, char** argv) {
 
   try {
     // ---- 2. text -> tokens (토큰) ----
-    const std::string text = detail::read_file(data, std::size_t(1) << 30);
+    const std::string text = load_text(data);
     std::unique_ptr<Tokenizer> tok;
     std::unique_ptr<GPT<float>> model;
     if (!predict_dir.empty()) {
@@ -134,7 +134,7 @@ int main(int argc, char** argv) {
                   "%lld steps (%d threads, %lld shards)\n",
                   (long long)config.n_layer, (long long)config.n_head, (long long)config.n_embd,
                   (long long)config.n_positions, (long long)trainer.model().parameter_count(),
-                  (long long)trainer.tokens_per_step(), (long long)train.max_iters, detail::max_threads(),
+                  (long long)trainer.tokens_per_step(), (long long)train.max_iters, Trainer<float>::threads(),
                   (long long)trainer.shards());
       Index saved = 0;
       auto save = [&] {

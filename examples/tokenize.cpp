@@ -13,6 +13,7 @@
 // --model DIR means whatever tokenizer DIR holds (vocab.json + merges.txt, encoder.json +
 // vocab.bpe, or a character vocabulary char_vocab.json).
 #include <minigpt/bpe_trainer.hpp>
+#include <minigpt/data_loader.hpp>
 #include <minigpt/load_tokenizer.hpp>
 
 #include <CLI/CLI.hpp>
@@ -112,7 +113,7 @@ int main(int argc, char** argv) {
 
   try {
     if (train->parsed()) {
-      const std::string corpus = detail::read_file(input);
+      const std::string corpus = load_text(input);
       const auto start = std::chrono::steady_clock::now();
       BPETrainOptions options;
       options.vocab_size = vocab_size;

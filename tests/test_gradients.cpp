@@ -4,6 +4,7 @@
 #include "common.hpp"
 #include <minigpt/gpt.hpp>
 #include <minigpt/loss.hpp>
+#include <minigpt/training.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -48,14 +49,8 @@ TEST_CASE("whole-model gradients match finite differences", "[gradients]") {
       for (auto& i : targets) i = static_cast<TokenId>(rng.below(11));
       ids[3] = ids[1];  // a repeated token: its embedding gradient is a sum
 
-      ForwardOptions<double> train;
-      train.training = true;
-      const Tensor<double>& logits = model.forward(ids, B, T, train);
-      Matrix<double> dlogits(B * T, c.vocab_size);
-      MatrixRef<double> dref(dlogits);
-      cross_entropy<double>(logits.matrix(), targets.data(), &dref);
       model.zero_grad();
-      model.backward(dlogits);
+      loss_and_backward(model, Batch{ids, targets, B, T});
       const Parameters<double> analytic = model.gradients();
 
       double max_err = 0;

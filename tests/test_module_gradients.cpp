@@ -19,6 +19,7 @@
 #include <minigpt/layer_norm.hpp>
 #include <minigpt/linear.hpp>
 #include <minigpt/loss.hpp>
+#include <minigpt/training.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -42,6 +43,12 @@ std::vector<double> random_vector(Index n, Rng& rng, double scale = 1.0, double 
   std::vector<double> v(static_cast<std::size_t>(n));
   for (auto& x : v) x = offset + scale * rng.normal();
   return v;
+}
+
+// A vector's numbers as a (rows, cols) weight view, as the parameter table hands them out.
+TensorView<double> view(std::vector<double>& v, Index rows, Index cols) { return {v.data(), rows, cols}; }
+Linear<double> linear(std::vector<double>& w, std::vector<double>& b, Index in, Index out) {
+  return {view(w, in, out), view(b, 1, out)};
 }
 
 // L = Σ R ⊙ out
@@ -68,11 +75,11 @@ TEST_CASE("embedding backward is a scatter-add (repeated tokens sum their gradie
   const Mat R = random_matrix(B * T, C, rng);
   auto loss = [&] {
     Mat x(B * T, C);
-    embedding_forward<double>(x, ids.data(), B, T, wte, wpe, pos0);
+    embedding_forward<double>(x, ids.data(), {B, T}, wte, wpe, pos0);
     return weighted_sum(x, R);
   };
   Mat dwte = Mat::Zero(V, C), dwpe = Mat::Zero(P, C);
-  embedding_backward<double>(dwte, dwpe, R, ids.data(), B, T, pos0);
+  embedding_backward<double>(dwte, dwpe, R, ids.data(), {B, T}, pos0);
   CHECK(max_gradient_error(wte.data(), dwte.data(), wte.size(), loss) < tolerance);
   CHECK(max_gradient_error(wpe.data(), dwpe.data(), wpe.size(), loss) < tolerance);
   // Token 2 never appears: no gradient. Position 0 is before pos0: none either.
@@ -89,17 +96,20 @@ TEST_CASE("layer norm backward matches finite differences", "[gradients][modules
   x.row(3).array() += 10.0;  // a row far from 0: the mean matters
   std::vector<double> w = random_vector(C, rng, 0.5, 1.0), b = random_vector(C, rng, 0.5);
   const Mat R = random_matrix(N, C, rng);
+  const Norm<double> W{view(w, 1, C), view(b, 1, C)};
   auto loss = [&] {
     Mat out(N, C);
-    layer_norm_forward<double>(out, nullptr, nullptr, x, w.data(), b.data(), 1e-5);
+    LayerNormActivations<double> acts;
+    layer_norm_forward<double>(out, acts, x, W, 1e-5);
     return weighted_sum(out, R);
   };
   Mat out(N, C);
-  std::vector<double> mean(N), rstd(N);
-  layer_norm_forward<double>(out, mean.data(), rstd.data(), x, w.data(), b.data(), 1e-5);
+  LayerNormActivations<double> acts;
+  layer_norm_forward<double>(out, acts, x, W, 1e-5);
   Mat dx = Mat::Zero(N, C);
   std::vector<double> dw(C, 0.0), db(C, 0.0);
-  layer_norm_backward<double>(dx, dw.data(), db.data(), R, x, mean.data(), rstd.data(), w.data());
+  Norm<double> dW{view(dw, 1, C), view(db, 1, C)};
+  layer_norm_backward<double>(dx, dW, R, acts, x, W);
   CHECK(max_gradient_error(x.data(), dx.data(), x.size(), loss) < tolerance);
   CHECK(max_gradient_error(w.data(), dw.data(), C, loss) < tolerance);
   CHECK(max_gradient_error(b.data(), db.data(), C, loss) < tolerance);
@@ -191,13 +201,13 @@ TEST_CASE("multi-head attention backward matches finite differences", "[gradient
   const Mat R = random_matrix(B * T, C, rng);
   auto loss = [&] {
     Mat y(B * T, C), att(B * H * T, T);
-    multi_head_attention_forward<double>(y, att, qkv, B, T, H, nullptr, 0);
+    multi_head_attention_forward<double>(y, att, qkv, {B, T, H}, nullptr);
     return weighted_sum(y, R);
   };
   Mat y(B * T, C), att(B * H * T, T);
-  multi_head_attention_forward<double>(y, att, qkv, B, T, H, nullptr, 0);
+  multi_head_attention_forward<double>(y, att, qkv, {B, T, H}, nullptr);
   Mat dqkv = Mat::Zero(B * T, 3 * C);
-  multi_head_attention_backward<double>(dqkv, R, qkv, att, B, T, H);
+  multi_head_attention_backward<double>(dqkv, R, qkv, att, {B, T, H});
   CHECK(max_gradient_error(qkv.data(), dqkv.data(), qkv.size(), loss) < tolerance);
 }
 
@@ -234,21 +244,22 @@ TEST_CASE("feed-forward block backward matches finite differences", "[gradients]
   std::vector<double> w_fc = random_vector(C * 4 * C, rng, 0.5), b_fc = random_vector(4 * C, rng, 0.5);
   std::vector<double> w_proj = random_vector(4 * C * C, rng, 0.5), b_proj = random_vector(C, rng, 0.5);
   const Mat R = random_matrix(N, C, rng);
+  const MLPWeights<double> W{linear(w_fc, b_fc, C, 4 * C), linear(w_proj, b_proj, 4 * C, C)};
   for (Activation kind : {Activation::gelu_tanh, Activation::gelu_erf}) {
     auto loss = [&] {
       Mat out(N, C);
       FeedForwardActivations<double> acts;
-      feed_forward_forward<double>(out, acts, x, w_fc.data(), b_fc.data(), w_proj.data(), b_proj.data(), kind);
+      feed_forward_forward<double>(out, acts, x, W, kind);
       return weighted_sum(out, R);
     };
     Mat out(N, C);
     FeedForwardActivations<double> acts;
-    feed_forward_forward<double>(out, acts, x, w_fc.data(), b_fc.data(), w_proj.data(), b_proj.data(), kind);
+    feed_forward_forward<double>(out, acts, x, W, kind);
     Mat dx = Mat::Zero(N, C);
     std::vector<double> dw_fc(w_fc.size(), 0.0), db_fc(b_fc.size(), 0.0), dw_proj(w_proj.size(), 0.0),
         db_proj(b_proj.size(), 0.0);
-    feed_forward_backward<double>(dx, dw_fc.data(), db_fc.data(), dw_proj.data(), db_proj.data(), R, acts, x,
-                                  w_fc.data(), w_proj.data(), kind);
+    MLPWeights<double> dW{linear(dw_fc, db_fc, C, 4 * C), linear(dw_proj, db_proj, 4 * C, C)};
+    feed_forward_backward<double>(dx, dW, R, acts, x, W);
     CHECK(max_gradient_error(x.data(), dx.data(), x.size(), loss) < tolerance);
     CHECK(max_gradient_error(w_fc.data(), dw_fc.data(), static_cast<Index>(w_fc.size()), loss) < tolerance);
     CHECK(max_gradient_error(b_fc.data(), db_fc.data(), static_cast<Index>(b_fc.size()), loss) < tolerance);
@@ -265,22 +276,21 @@ TEST_CASE("self-attention (projections around the heads) backward matches finite
   std::vector<double> w_attn = random_vector(C * 3 * C, rng, 0.5), b_attn = random_vector(3 * C, rng, 0.5);
   std::vector<double> w_proj = random_vector(C * C, rng, 0.5), b_proj = random_vector(C, rng, 0.5);
   const Mat R = random_matrix(B * T, C, rng);
+  const AttentionWeights<double> W{linear(w_attn, b_attn, C, 3 * C), linear(w_proj, b_proj, C, C)};
   auto loss = [&] {
     Mat out(B * T, C);
     AttentionActivations<double> a;
-    self_attention_forward<double>(out, a, x, w_attn.data(), b_attn.data(), w_proj.data(), b_proj.data(), B, T, H,
-                                   nullptr, 0);
+    self_attention_forward<double>(out, a, x, W, {B, T, H});
     return weighted_sum(out, R);
   };
   Mat out(B * T, C);
   AttentionActivations<double> a;
-  self_attention_forward<double>(out, a, x, w_attn.data(), b_attn.data(), w_proj.data(), b_proj.data(), B, T, H,
-                                 nullptr, 0);
+  self_attention_forward<double>(out, a, x, W, {B, T, H});
   Mat dx = Mat::Zero(B * T, C);
   std::vector<double> dw_attn(w_attn.size(), 0.0), db_attn(b_attn.size(), 0.0), dw_proj(w_proj.size(), 0.0),
       db_proj(b_proj.size(), 0.0);
-  self_attention_backward<double>(dx, dw_attn.data(), db_attn.data(), dw_proj.data(), db_proj.data(), R, a, x,
-                                  w_attn.data(), w_proj.data(), B, T, H);
+  AttentionWeights<double> dW{linear(dw_attn, db_attn, C, 3 * C), linear(dw_proj, db_proj, C, C)};
+  self_attention_backward<double>(dx, dW, R, a, x, W);
   CHECK(max_gradient_error(x.data(), dx.data(), x.size(), loss) < tolerance);
   CHECK(max_gradient_error(w_attn.data(), dw_attn.data(), static_cast<Index>(w_attn.size()), loss) < tolerance);
   CHECK(max_gradient_error(b_attn.data(), db_attn.data(), static_cast<Index>(b_attn.size()), loss) < tolerance);
@@ -303,7 +313,7 @@ TEST_CASE("decoder block backward (both residual lines, with and without dropout
     auto forward = [&](BlockActivations<double>& a, Mat& out) {
       Rng r = masks;
       const BlockDropout drop = dropout ? BlockDropout{0.2, 0.3, &r} : off;
-      block_forward<double>(out, a, x, p.t.h[0], c, B, T, nullptr, 0, drop);
+      block_forward<double>(out, a, x, p.view().h[0], BlockContext<double>{c.block_config(), {B, T}, nullptr, drop});
     };
     auto loss = [&] {
       BlockActivations<double> a;
@@ -316,7 +326,8 @@ TEST_CASE("decoder block backward (both residual lines, with and without dropout
     forward(a, out);
     CHECK(a.attn_drop.empty() == !dropout);
     Mat dx(N, C);
-    block_backward<double>(dx, g.t.h[0], R, a, x, p.t.h[0], c, B, T);
+    GPTWeights<double> dW = g.view();
+    block_backward<double>(dx, dW.h[0], R, a, x, p.view().h[0]);
     CHECK(max_gradient_error(x.data(), dx.data(), x.size(), loss) < tolerance);
     for (const TensorInfo& e : p.table().entries()) {
       if (e.name.compare(0, 4, "h.0.") != 0) continue;
@@ -366,12 +377,9 @@ TEST_CASE("whole model with dropout: residuals and the tied head, masks fixed by
     return model.forward(ids, B, T, opt);
   };
   auto loss = [&] { return cross_entropy<double>(forward().matrix(), targets.data()); };
-  const Tensor<double>& logits = forward();
-  Matrix<double> dlogits(B * T, c.vocab_size);
-  MatrixRef<double> dref(dlogits);
-  cross_entropy<double>(logits.matrix(), targets.data(), &dref);
+  Rng r = masks;
   model.zero_grad();
-  model.backward(dlogits);
+  loss_and_backward(model, Batch{ids, targets, B, T}, LossOptions{1.0, &r});
   const Parameters<double> g = model.gradients();
   for (const TensorInfo& e : model.parameters().table().entries()) {
     INFO("tensor " << e.name);

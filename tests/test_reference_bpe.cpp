@@ -1,12 +1,12 @@
-// BPETokenizer against the deliberately simple reference BPE of tests/reference_bpe.hpp (the
+// BPETokenizer against the deliberately simple, educational BPE of include/minigpt/bpe_educational.hpp (the
 // one the encode fuzzer uses too). First the reference itself is checked against tiktoken's
 // committed ids, so that the two cannot agree on a wrong answer; then both run on texts built
 // to reach every path of the fast tokenizer: short and long pieces (the heap past 128 bytes),
 // whole-token look-ups, invalid UTF-8, every class of character.
 #include "common.hpp"
-#include "reference_bpe.hpp"
 
 #include <catch2/catch.hpp>
+#include <minigpt/bpe_educational.hpp>
 #include <minigpt/bpe_tokenizer.hpp>
 
 #include <dirent.h>
@@ -18,8 +18,8 @@ using namespace minigpt;
 
 namespace {
 
-const test::ReferenceBPE& reference() {
-  static const test::ReferenceBPE r(test::data("gpt2/encoder.json"), test::data("gpt2/vocab.bpe"));
+const EducationalBPE& reference() {
+  static const EducationalBPE r(test::data("gpt2/encoder.json"), test::data("gpt2/vocab.bpe"));
   return r;
 }
 
@@ -99,4 +99,24 @@ TEST_CASE("BPETokenizer equals the reference BPE on texts that reach every path"
     if (ids != want) FAIL_CHECK("ids differ from the reference BPE on: " << text);
     if (test::gpt2_tokenizer().decode(ids) != text) FAIL_CHECK("round trip fails on: " << text);
   }
+}
+
+TEST_CASE("the educational BPE shows its work, merge by merge, as its header's example says", "[tokenizer][reference]") {
+  // The header's worked example: " tokens" and "토큰", through GPT-2's own files.
+  const auto steps = reference().merge_steps(" tokens");
+  auto joined = [](const std::vector<std::string>& word) {
+    std::string s;
+    for (const std::string& w : word) s += (s.empty() ? "" : " ") + w;
+    return s;
+  };
+  std::vector<std::string> shown;
+  for (const auto& w : steps) shown.push_back(joined(w));
+  CHECK(shown == std::vector<std::string>{"Ġ t o k e n s", "Ġt o k e n s", "Ġt o k en s", "Ġto k en s", "Ġto k ens",
+                                          "Ġto kens", "Ġtokens"});
+  CHECK(reference().merge_steps("토큰").size() == 1);  // six byte symbols; no merge applies
+  CHECK(reference().encode(" tokens") == std::vector<TokenId>{16326});
+  CHECK(reference().encode("토큰") == std::vector<TokenId>{169, 228, 254, 169, 223, 108});
+  // Each step joins exactly one kind of pair: the word never grows, and ends as the ids' strings.
+  for (std::size_t i = 1; i < steps.size(); ++i) CHECK(steps[i].size() < steps[i - 1].size());
+  CHECK(test::gpt2_tokenizer().encode(" tokens") == reference().encode(" tokens"));
 }

@@ -58,15 +58,11 @@ std::vector<double> train_step_result(const GPTConfig& c) {
     ids[i] = static_cast<TokenId>((i * 7 + 3) % static_cast<std::size_t>(c.vocab_size));
     targets[i] = static_cast<TokenId>((i * 5 + 1) % static_cast<std::size_t>(c.vocab_size));
   }
-  ForwardOptions<float> opt;
-  opt.training = true;
-  const Tensor<float>& logits = model.forward(ids, B, T, opt);
-  std::vector<double> out(logits.data(), logits.data() + logits.size());
-  Matrix<float> dlogits(B * T, c.vocab_size);
-  MatrixRef<float> dref(dlogits);
-  out.push_back(cross_entropy<float>(logits.matrix(), targets.data(), &dref));
   model.zero_grad();
-  model.backward(dlogits);
+  const double loss = loss_and_backward(model, Batch{ids, targets, B, T});
+  const Tensor<float>& logits = model.activations().logits;
+  std::vector<double> out(logits.data(), logits.data() + logits.size());
+  out.push_back(loss);
   const auto& g = model.gradients();
   out.insert(out.end(), g.data(), g.data() + g.size());
   out.push_back(clip_grad_norm(model.gradients(), 1.0));

@@ -14,9 +14,10 @@
 //     att    = softmax of each row of scores        (T, Tk)   the attention map
 //     Y      = att V                                (T, hs)
 //
-// Shapes: qkv (B*T, 3C) = [Q | K | V], head h using columns h*hs .. (h+1)*hs of each third
-//         -> y (B*T, C), heads side by side; att (B*H*T, Tk), row (b*H + h)*T + t.
-// Tk = T in training; with a KV cache, Tk = tokens cached before + T.
+// Shapes: x (B*T, C) -> [Q | K | V] = x · W_attn + b_attn (B*T, 3C), head h using columns
+//         h*hs .. (h+1)*hs of each third -> heads side by side (B*T, C) -> out (B*T, C);
+//         att (B*H*T, Tk), row (b*H + h)*T + t. Weights: AttentionWeights{c_attn (C, 3C) + (3C),
+//         c_proj (C, C) + (C)}. Tk = T in training; with a KV cache, Tk = tokens cached before + T.
 //
 // Example (one head, hs = 1, T = 2): Q = K = [[1], [2]], V = [[10], [20]]
 //     scores = [[1 2], [2 4]];  masked: [[1 −∞], [2 4]]
@@ -126,6 +127,11 @@ void attention_head_backward(MatrixRef<S> dq, MatrixRef<S> dk, MatrixRef<S> dv, 
   }
 }
 
+// The shape of one attention call: B sequences of T new tokens each, H heads.
+struct AttentionShape {
+  Index B = 0, T = 0, H = 0;
+};
+
 // All heads of all sequences.
 //   qkv (B*T, 3C) -> y (B*T, C), att (B*H*T, Tk)
 // Without a cache, K and V are read from qkv itself (Tk = T, pos0 = 0). With a cache, this
@@ -133,9 +139,9 @@ void attention_head_backward(MatrixRef<S> dq, MatrixRef<S> dk, MatrixRef<S> dv, 
 // (pos0 = cache->size()), and the queries attend to all pos0 + T cached rows.
 // dropout (B*H*T, Tk), when non-null, is the attention-dropout mask.
 template <typename S>
-void multi_head_attention_forward(MatrixRef<S> y, MatrixRef<S> att, const ConstMatrixRef<S>& qkv, Index B,
-                                  Index T, Index H, KVCache<S>* cache, Index layer, const S* dropout = nullptr) {
-  const Index C = y.cols(), hs = C / H;
+void multi_head_attention_forward(MatrixRef<S> y, MatrixRef<S> att, const ConstMatrixRef<S>& qkv,
+                                  const AttentionShape& shape, KVCacheLayer<S>* cache, const S* dropout = nullptr) {
+  const Index B = shape.B, T = shape.T, H = shape.H, C = y.cols(), hs = C / H;
   const Index pos0 = cache != nullptr ? cache->size() : 0, Tk = pos0 + T;
   detail::parallel_for(B * H, static_cast<double>(4 * T * Tk * hs), [&](Index bh) {
     const Index b = bh / H, h = bh % H;
@@ -148,8 +154,8 @@ void multi_head_attention_forward(MatrixRef<S> y, MatrixRef<S> att, const ConstM
     if (cache == nullptr) {
       attention_head_forward<S>(y_bh, att_bh, q, k_new, v_new, 0, drop);
     } else {
-      auto keys = cache->keys(layer, b, h);
-      auto values = cache->values(layer, b, h);
+      auto keys = cache->keys(b, h);
+      auto values = cache->values(b, h);
       keys.middleRows(pos0, T) = k_new;
       values.middleRows(pos0, T) = v_new;
       attention_head_forward<S>(y_bh, att_bh, q, keys.topRows(Tk), values.topRows(Tk), pos0, drop);
@@ -162,9 +168,9 @@ void multi_head_attention_forward(MatrixRef<S> y, MatrixRef<S> att, const ConstM
 // qkv and att as the forward left them.
 template <typename S>
 void multi_head_attention_backward(MatrixRef<S> dqkv, const ConstMatrixRef<S>& dy, const ConstMatrixRef<S>& qkv,
-                                   const ConstMatrixRef<S>& att, Index B, Index T, Index H,
+                                   const ConstMatrixRef<S>& att, const AttentionShape& shape,
                                    const S* dropout = nullptr, bool add = true) {
-  const Index C = dy.cols(), hs = C / H;
+  const Index B = shape.B, T = shape.T, H = shape.H, C = dy.cols(), hs = C / H;
   detail::parallel_for(B * H, static_cast<double>(8 * T * T * hs), [&](Index bh) {
     const Index b = bh / H, h = bh % H;
     attention_head_backward<S>(dqkv.block(b * T, h * hs, T, hs), dqkv.block(b * T, C + h * hs, T, hs),
@@ -177,59 +183,57 @@ void multi_head_attention_backward(MatrixRef<S> dqkv, const ConstMatrixRef<S>& d
 
 // ---- the attention half of a decoder block: projections around the heads ----
 
-// What self-attention keeps for its backward pass (and for showing the attention map).
+// Self-attention's weights (or their gradients), named as in GPT-2's checkpoints.
+template <typename S>
+struct AttentionWeights {
+  Linear<S> c_attn;  // x -> [Q | K | V]: w (C, 3C), b (3C)
+  Linear<S> c_proj;  // heads merged -> C: w (C, C), b (C)
+};
+
+// What self-attention keeps for its backward pass (and for showing the attention map), and
+// the backward's scratch space, kept between calls so that a training step allocates nothing.
 template <typename S>
 struct AttentionActivations {
+  AttentionShape shape;    // of the forward that filled these
   Matrix<S> qkv;           // (B*T, 3C)   [Q | K | V] = x · W_attn + b_attn
   Matrix<S> att;           // (B*H*T, Tk) the attention map of every sequence and head
   Matrix<S> heads;         // (B*T, C)    att · V, heads side by side
   std::vector<S> dropout;  // (B*H*T, Tk) attention-dropout mask; empty when off
+  Matrix<S> dheads, dqkv;  // backward scratch: (B*T, C), (B*T, 3C)
 };
 
 // out (B*T, C) = c_proj(masked multi-head attention(c_attn(x (B*T, C))))
-//   w_attn (C, 3C), b_attn (3C), w_proj (C, C), b_proj (C)
+// With a cache (generation), the new keys and values are added to it and the queries
+// attend to everything cached; a.dropout, when not empty, is the attention-dropout mask.
 template <typename S>
-void self_attention_forward(MatrixRef<S> out, AttentionActivations<S>& a, const ConstMatrixRef<S>& x, const S* w_attn,
-                            const S* b_attn, const S* w_proj, const S* b_proj, Index B, Index T, Index H,
-                            KVCache<S>* cache, Index layer) {
-  const Index C = x.cols(), Tk = (cache != nullptr ? cache->size() : 0) + T;
-  a.qkv.resize(B * T, 3 * C);
-  a.att.resize(B * H * T, Tk);
-  a.heads.resize(B * T, C);
-  linear_forward<S>(a.qkv, x, ConstMatrixMap<S>(w_attn, C, 3 * C), b_attn);  // Q, K, V for every token
-  multi_head_attention_forward<S>(a.heads, a.att, a.qkv, B, T, H, cache, layer,
-                                  a.dropout.empty() ? nullptr : a.dropout.data());
-  linear_forward<S>(out, a.heads, ConstMatrixMap<S>(w_proj, C, C), b_proj);  // heads merged back into C
+void self_attention_forward(MatrixRef<S> out, AttentionActivations<S>& a, const ConstMatrixRef<S>& x,
+                            const AttentionWeights<S>& W, const AttentionShape& shape,
+                            KVCacheLayer<S>* cache = nullptr) {
+  const Index C = x.cols(), Tk = (cache != nullptr ? cache->size() : 0) + shape.T;
+  a.shape = shape;
+  a.qkv.resize(shape.B * shape.T, 3 * C);
+  a.att.resize(shape.B * shape.H * shape.T, Tk);
+  a.heads.resize(shape.B * shape.T, C);
+  linear_forward<S>(a.qkv, x, W.c_attn);  // Q, K, V for every token
+  multi_head_attention_forward<S>(a.heads, a.att, a.qkv, shape, cache, a.dropout.empty() ? nullptr : a.dropout.data());
+  linear_forward<S>(out, a.heads, W.c_proj);  // heads merged back into C
 }
 
-// Scratch space for self_attention_backward, kept by the caller between calls so that a
-// training step allocates nothing.
+// Backward of self_attention_forward (training, no cache), line by line in reverse.
+// Accumulates into dx (B*T, C) and dW.
 template <typename S>
-struct AttentionScratch {
-  Matrix<S> dheads;  // (B*T, C)
-  Matrix<S> dqkv;    // (B*T, 3C)
-};
-
-// Backward of self_attention_forward (training, no cache). Accumulates into dx (B*T, C) and
-// the four parameter gradients. scratch may be null (then it is allocated here).
-template <typename S>
-void self_attention_backward(MatrixRef<S> dx, S* dw_attn, S* db_attn, S* dw_proj, S* db_proj,
-                             const ConstMatrixRef<S>& dout, const AttentionActivations<S>& a,
-                             const ConstMatrixRef<S>& x, const S* w_attn, const S* w_proj, Index B, Index T,
-                             Index H, AttentionScratch<S>* scratch = nullptr) {
-  const Index C = x.cols();
-  AttentionScratch<S> local;
-  AttentionScratch<S>& s = scratch != nullptr ? *scratch : local;
-  s.dheads.resize(B * T, C);  // both written whole (add = false): no zeroing needed
-  s.dqkv.resize(B * T, 3 * C);
-  // out = heads W_proj + b_proj
-  linear_backward<S>(s.dheads, MatrixMap<S>(dw_proj, C, C), db_proj, dout, a.heads, ConstMatrixMap<S>(w_proj, C, C),
-                     /*add_din*/ false);
+void self_attention_backward(MatrixRef<S> dx, AttentionWeights<S>& dW, const ConstMatrixRef<S>& dout,
+                             AttentionActivations<S>& a, const ConstMatrixRef<S>& x, const AttentionWeights<S>& W) {
+  const Index N = x.rows(), C = x.cols();
+  a.dheads.resize(N, C);  // both written whole (add = false): no zeroing needed
+  a.dqkv.resize(N, 3 * C);
+  // out = heads · W_proj + b_proj
+  linear_backward<S>(a.dheads, dW.c_proj, dout, a.heads, W.c_proj, /*add_din*/ false);
   // heads = attention(qkv)
-  multi_head_attention_backward<S>(s.dqkv, s.dheads, a.qkv, a.att, B, T, H,
+  multi_head_attention_backward<S>(a.dqkv, a.dheads, a.qkv, a.att, a.shape,
                                    a.dropout.empty() ? nullptr : a.dropout.data(), /*add*/ false);
-  // qkv = x W_attn + b_attn
-  linear_backward<S>(dx, MatrixMap<S>(dw_attn, C, 3 * C), db_attn, s.dqkv, x, ConstMatrixMap<S>(w_attn, C, 3 * C));
+  // qkv = x · W_attn + b_attn
+  linear_backward<S>(dx, dW.c_attn, a.dqkv, x, W.c_attn);
 }
 
 }  // namespace minigpt

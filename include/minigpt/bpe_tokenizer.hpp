@@ -50,7 +50,7 @@
 #include "detail/io.hpp"
 #include "error.hpp"
 #include "pretokenizer.hpp"
-#include "tensor.hpp"
+#include "token_id.hpp"
 #include "tokenizer.hpp"
 #include "unicode.hpp"
 
@@ -282,9 +282,9 @@ class BPETokenizer : public Tokenizer {
   }
   std::vector<TokenId> encode_with_special(std::string_view text) const override;
   std::string decode(const std::vector<TokenId>& ids) const override {
+    check_token_ids(ids, vocab_size(), "decode");
     std::size_t total = 0;
     for (TokenId id : ids) {
-      check_id(id);
       const auto k = static_cast<std::size_t>(id);
       total += offsets_[k + 1] - offsets_[k];
     }

@@ -35,7 +35,7 @@
 #include "bpe_tokenizer.hpp"
 #include "error.hpp"
 #include "pretokenizer.hpp"
-#include "tensor.hpp"
+#include "token_id.hpp"
 
 #include <algorithm>
 #include <array>

@@ -22,7 +22,7 @@
 
 #include "detail/io.hpp"
 #include "error.hpp"
-#include "tensor.hpp"
+#include "token_id.hpp"
 #include "tokenizer.hpp"
 #include "unicode.hpp"
 

@@ -23,7 +23,7 @@
 //     save_model(model, "my-gpt2");
 #pragma once
 
-#include "config.hpp"
+#include "config_file.hpp"
 #include "detail/io.hpp"
 #include "error.hpp"
 #include "gpt.hpp"

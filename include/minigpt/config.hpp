@@ -7,29 +7,24 @@
 // (vocab_size = V). From them follows the parameter count: GPT-2 small has 124,439,808;
 // GPT-3, with 96 layers of 96 heads x 128 = 12,288 dims, has 174,604,259,328.
 //
-// GPTConfig is read from and written to a Hugging Face `config.json`, and validated with an
-// error that names the file and the field.
+// The fields are listed once, in GPTConfig::for_each_field; equality and the Hugging Face
+// `config.json` file (config_file.hpp: read, written, validated with an error naming the file
+// and the field) follow from that table. A decoder block is handed only what it needs
+// (block_config.hpp), so the math headers never include this one.
 //
 // Shapes in: none.  Shapes out: none.
 #pragma once
 
+#include "block_config.hpp"
 #include "detail/checked.hpp"
-#include "detail/io.hpp"
+#include "detail/fields.hpp"
 #include "error.hpp"
-#include "tensor.hpp"
-
-#include <nlohmann/json.hpp>
+#include "token_id.hpp"
 
 #include <cmath>
 #include <string>
 
 namespace minigpt {
-
-// Which nonlinearity the feed-forward block uses (see feed_forward.hpp).
-enum class Activation {
-  gelu_tanh,  // GPT-2's "gelu_new": 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
-  gelu_erf,   // "gelu": 0.5 x (1 + erf(x / sqrt 2))
-};
 
 struct GPTConfig {
   Index n_layer = 12;        // decoder blocks stacked
@@ -43,7 +38,29 @@ struct GPTConfig {
   // Dropout probabilities, used only in training mode (0 = off).
   double embd_pdrop = 0.0, attn_pdrop = 0.0, resid_pdrop = 0.0;
 
+  // THE field table: every field under its config.json name, and whether config.json must
+  // give it (else the default above stands). See detail/fields.hpp.
+  template <typename F, typename... Self>
+  static void for_each_field(F&& field, Self&... c) {
+    using detail::optional;
+    using detail::required;
+    field("n_layer", required, c.n_layer...);
+    field("n_head", required, c.n_head...);
+    field("n_embd", required, c.n_embd...);
+    field("n_positions", detail::FieldSpec{true, "n_ctx"}, c.n_positions...);  // older files: n_ctx
+    field("vocab_size", required, c.vocab_size...);
+    field("layer_norm_epsilon", optional, c.layer_norm_epsilon...);
+    field("activation_function", optional, c.activation_function...);
+    field("tie_word_embeddings", optional, c.tie_word_embeddings...);
+    field("embd_pdrop", optional, c.embd_pdrop...);
+    field("attn_pdrop", optional, c.attn_pdrop...);
+    field("resid_pdrop", optional, c.resid_pdrop...);
+  }
+
   Index head_size() const { return n_embd / n_head; }  // hs
+
+  // What each decoder block needs to know (block_config.hpp).
+  BlockConfig block_config() const { return {n_head, layer_norm_epsilon, activation()}; }
 
   Activation activation() const {
     if (activation_function == "gelu_new" || activation_function == "gelu_pytorch_tanh" ||
@@ -87,14 +104,7 @@ struct GPTConfig {
   }
 };
 
-inline bool operator==(const GPTConfig& a, const GPTConfig& b) {
-  return a.n_layer == b.n_layer && a.n_head == b.n_head && a.n_embd == b.n_embd &&
-         a.n_positions == b.n_positions && a.vocab_size == b.vocab_size &&
-         a.layer_norm_epsilon == b.layer_norm_epsilon &&
-         a.activation_function == b.activation_function &&
-         a.tie_word_embeddings == b.tie_word_embeddings && a.embd_pdrop == b.embd_pdrop &&
-         a.attn_pdrop == b.attn_pdrop && a.resid_pdrop == b.resid_pdrop;
-}
+inline bool operator==(const GPTConfig& a, const GPTConfig& b) { return detail::fields_equal(a, b); }
 inline bool operator!=(const GPTConfig& a, const GPTConfig& b) { return !(a == b); }
 
 inline void GPTConfig::validate(const std::string& where) const {
@@ -154,94 +164,6 @@ inline GPTConfig GPTConfig::preset(const std::string& name) {
   if (name == "gpt3-175b") return gpt3_175b();
   throw ArgumentError("unknown preset '" + name +
                       "' (gpt2, gpt2-medium, gpt2-large, gpt2-xl, gpt1, gpt3-175b)");
-}
-
-// ---- config.json ----
-
-// Reads a Hugging Face GPT-2 config (a JSON object). `where` names the source in errors.
-inline GPTConfig config_from_json(const nlohmann::json& j, const std::string& where) {
-  if (!j.is_object()) throw FileError(where, "", "expected a JSON object");
-  auto integer = [&](const char* field, bool required, Index fallback) -> Index {
-    auto it = j.find(field);
-    if (it == j.end()) {
-      if (required) throw FileError(where, field, "missing");
-      return fallback;
-    }
-    if (it->is_number_unsigned()) {
-      const auto v = it->get<std::uint64_t>();
-      if (v > static_cast<std::uint64_t>(INT64_MAX)) throw FileError(where, field, "too large");
-      return static_cast<Index>(v);
-    }
-    if (it->is_number_integer()) return static_cast<Index>(it->get<std::int64_t>());
-    throw FileError(where, field, "must be an integer, got " + it->dump());
-  };
-  auto number = [&](const char* field, double fallback) -> double {
-    auto it = j.find(field);
-    if (it == j.end() || it->is_null()) return fallback;
-    if (!it->is_number()) throw FileError(where, field, "must be a number, got " + it->dump());
-    return it->get<double>();
-  };
-  GPTConfig c;
-  c.n_layer = integer("n_layer", true, 0);
-  c.n_head = integer("n_head", true, 0);
-  c.n_embd = integer("n_embd", true, 0);
-  c.vocab_size = integer("vocab_size", true, 0);
-  if (j.contains("n_positions"))
-    c.n_positions = integer("n_positions", true, 0);
-  else if (j.contains("n_ctx"))
-    c.n_positions = integer("n_ctx", true, 0);
-  else
-    throw FileError(where, "n_positions", "missing (and no n_ctx either)");
-  c.layer_norm_epsilon = number("layer_norm_epsilon", 1e-5);
-  if (auto it = j.find("activation_function"); it != j.end()) {
-    if (!it->is_string()) throw FileError(where, "activation_function", "must be a string");
-    c.activation_function = it->get<std::string>();
-  }
-  if (auto it = j.find("tie_word_embeddings"); it != j.end()) {
-    if (!it->is_boolean()) throw FileError(where, "tie_word_embeddings", "must be true or false");
-    c.tie_word_embeddings = it->get<bool>();
-  }
-  // Variants of GPT-2 that minigpt does not implement are refused rather than misread.
-  if (auto it = j.find("n_inner"); it != j.end() && !it->is_null() &&
-                                   !(it->is_number_integer() && it->get<std::int64_t>() == 4 * c.n_embd))
-    throw FileError(where, "n_inner", "only the standard feed-forward width 4 * n_embd is supported, got " + it->dump());
-  if (auto it = j.find("scale_attn_weights"); it != j.end() && *it != true)
-    throw FileError(where, "scale_attn_weights", "only scaled attention (true) is supported");
-  if (auto it = j.find("scale_attn_by_inverse_layer_idx"); it != j.end() && *it != false)
-    throw FileError(where, "scale_attn_by_inverse_layer_idx", "is not supported (must be false)");
-  c.embd_pdrop = number("embd_pdrop", 0.0);
-  c.attn_pdrop = number("attn_pdrop", 0.0);
-  c.resid_pdrop = number("resid_pdrop", 0.0);
-  c.validate(where);
-  return c;
-}
-
-inline nlohmann::json config_to_json(const GPTConfig& c) {
-  nlohmann::json j;
-  j["model_type"] = "gpt2";
-  j["architectures"] = {"GPT2LMHeadModel"};
-  j["n_layer"] = c.n_layer;
-  j["n_head"] = c.n_head;
-  j["n_embd"] = c.n_embd;
-  j["n_positions"] = c.n_positions;
-  j["n_ctx"] = c.n_positions;
-  j["vocab_size"] = c.vocab_size;
-  j["layer_norm_epsilon"] = c.layer_norm_epsilon;
-  j["activation_function"] = c.activation_function;
-  j["tie_word_embeddings"] = c.tie_word_embeddings;
-  j["embd_pdrop"] = c.embd_pdrop;
-  j["attn_pdrop"] = c.attn_pdrop;
-  j["resid_pdrop"] = c.resid_pdrop;
-  return j;
-}
-
-inline GPTConfig load_config(const std::string& path) {
-  return config_from_json(detail::read_json_file(path, std::size_t(64) << 20), path);
-}
-
-inline void save_config(const GPTConfig& c, const std::string& path) {
-  c.validate(path);
-  detail::write_file_atomic(path, config_to_json(c).dump(2) + "\n");
 }
 
 }  // namespace minigpt

@@ -38,11 +38,24 @@
 
 namespace minigpt {
 
+// Sequences of a batch, read in place: inputs and targets (B, T), row after row.
+struct BatchView {
+  const TokenId* inputs = nullptr;
+  const TokenId* targets = nullptr;
+  Index B = 0, T = 0;
+};
+
 // One batch: B windows of T tokens, and the tokens that follow each position.
 struct Batch {
   std::vector<TokenId> inputs;   // (B, T)
   std::vector<TokenId> targets;  // (B, T): targets[b, t] = the token after inputs[b, t]
   Index B = 0, T = 0;
+
+  // Sequences b0 .. b1 − 1 (all by default): e.g. one data-parallel shard's share.
+  BatchView view(Index b0 = 0, Index b1 = -1) const {
+    if (b1 < 0) b1 = B;
+    return {inputs.data() + b0 * T, targets.data() + b0 * T, b1 - b0, T};
+  }
 };
 
 // The first train_fraction of the tokens for training, the rest for validation.
@@ -58,6 +71,11 @@ inline DataSplit split_train_val(const std::vector<TokenId>& tokens, double trai
   s.train.assign(tokens.begin(), tokens.begin() + static_cast<std::ptrdiff_t>(n_train));
   s.val.assign(tokens.begin() + static_cast<std::ptrdiff_t>(n_train), tokens.end());
   return s;
+}
+
+// A whole text file as bytes (up to max_bytes, 1 GiB by default): a training text.
+inline std::string load_text(const std::string& path, std::size_t max_bytes = std::size_t(1) << 30) {
+  return detail::read_file(path, max_bytes);
 }
 
 // ---- token files ----
@@ -78,10 +96,16 @@ inline std::vector<TokenId> load_token_file(const std::string& path, TokenFileFo
   for (std::size_t i = 0; i < ids.size(); ++i) {
     std::uint32_t v = 0;
     for (std::size_t b = 0; b < width; ++b) v |= static_cast<std::uint32_t>(p[i * width + b]) << (8 * b);
-    if (v > static_cast<std::uint32_t>(INT32_MAX) || (vocab_size > 0 && static_cast<Index>(v) >= vocab_size))
-      throw FileError(path, "token " + std::to_string(i),
-                      "id " + std::to_string(v) + " is outside the vocabulary 0.." + std::to_string(vocab_size - 1));
+    if (v > static_cast<std::uint32_t>(INT32_MAX))
+      throw FileError(path, "token " + std::to_string(i), "id " + std::to_string(v) + " does not fit a token id");
     ids[i] = static_cast<TokenId>(v);
+  }
+  if (vocab_size > 0) {
+    try {
+      check_token_ids(ids, vocab_size, "");
+    } catch (const ArgumentError& e) {
+      throw FileError(path, "", e.what());
+    }
   }
   return ids;
 }

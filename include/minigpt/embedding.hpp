@@ -22,9 +22,10 @@ namespace minigpt {
 // x (B*T, C) = wte (V, C)[ids (B, T)] + wpe (n_positions, C)[pos0 + t].
 // Ids and positions are checked by the caller (GPT::forward) before this runs.
 template <typename S>
-void embedding_forward(MatrixRef<S> x, const TokenId* ids, Index B, Index T, const ConstMatrixRef<S>& wte,
+void embedding_forward(MatrixRef<S> x, const TokenId* ids, const BatchShape& shape, const ConstMatrixRef<S>& wte,
                        const ConstMatrixRef<S>& wpe, Index pos0) {
-  detail::parallel_for(B * T, static_cast<double>(x.cols()), [&](Index n) {
+  const Index T = shape.T;
+  detail::parallel_for(shape.tokens(), static_cast<double>(x.cols()), [&](Index n) {
     const Index t = n % T;
     x.row(n) = wte.row(ids[n]) + wpe.row(pos0 + t);
   });
@@ -36,10 +37,10 @@ void embedding_forward(MatrixRef<S> x, const TokenId* ids, Index B, Index T, con
 // In order on one thread: two tokens with the same id write the same row.
 template <typename S>
 void embedding_backward(MatrixRef<S> dwte, MatrixRef<S> dwpe, const ConstMatrixRef<S>& dx, const TokenId* ids,
-                        Index B, Index T, Index pos0) {
-  for (Index n = 0; n < B * T; ++n) {
+                        const BatchShape& shape, Index pos0) {
+  for (Index n = 0; n < shape.tokens(); ++n) {
     dwte.row(ids[n]) += dx.row(n);
-    dwpe.row(pos0 + n % T) += dx.row(n);
+    dwpe.row(pos0 + n % shape.T) += dx.row(n);
   }
 }
 

@@ -12,10 +12,12 @@
 //     gelu(x) = 0.5 x (1 + tanh(sqrt(2/π) (x + 0.044715 x³)))
 // and some models use the exact form 0.5 x (1 + erf(x / sqrt 2)) ("gelu").
 //
+// Shapes: x (N, C) -> out (N, C); weights MLPWeights{c_fc (C, 4C) + (4C), c_proj (4C, C) + (C)}.
+//
 // Example: gelu(1) = 0.8412 (tanh form), gelu(0) = 0, gelu(-3) = -0.0036.
 #pragma once
 
-#include "config.hpp"
+#include "block_config.hpp"
 #include "detail/parallel.hpp"
 #include "linear.hpp"
 #include "tensor.hpp"
@@ -85,50 +87,49 @@ void gelu_backward(MatrixRef<S> dh, const ConstMatrixRef<S>& da, const ConstMatr
   });
 }
 
-// What the feed-forward block keeps for its backward pass.
+// The feed-forward block's weights (or their gradients), named as in GPT-2's checkpoints.
+template <typename S>
+struct MLPWeights {
+  Linear<S> c_fc;    // C -> 4C: w (C, 4C), b (4C)
+  Linear<S> c_proj;  // 4C -> C: w (4C, C), b (C)
+};
+
+// What the feed-forward block keeps for its backward pass, and the backward's scratch space
+// (kept between calls so that a training step allocates nothing).
 template <typename S>
 struct FeedForwardActivations {
-  Matrix<S> h;  // (N, 4C)  x · W_fc + b_fc
-  Matrix<S> a;  // (N, 4C)  gelu(h)
+  Activation kind = Activation::gelu_tanh;  // of the forward that filled these
+  Matrix<S> h;       // (N, 4C)  x · W_fc + b_fc
+  Matrix<S> a;       // (N, 4C)  gelu(h)
+  Matrix<S> da, dh;  // backward scratch (N, 4C)
 };
 
 // out (N, C) = gelu(x (N, C) · W_fc (C, 4C) + b_fc) · W_proj (4C, C) + b_proj
 template <typename S>
 void feed_forward_forward(MatrixRef<S> out, FeedForwardActivations<S>& acts, const ConstMatrixRef<S>& x,
-                          const S* w_fc, const S* b_fc, const S* w_proj, const S* b_proj, Activation kind) {
+                          const MLPWeights<S>& W, Activation kind) {
   const Index N = x.rows(), C = x.cols();
+  acts.kind = kind;
   acts.h.resize(N, 4 * C);
   acts.a.resize(N, 4 * C);
-  linear_forward<S>(acts.h, x, ConstMatrixMap<S>(w_fc, C, 4 * C), b_fc);        // h = x W_fc + b_fc
-  gelu_forward<S>(acts.a, acts.h, kind);                                          // a = gelu(h)
-  linear_forward<S>(out, acts.a, ConstMatrixMap<S>(w_proj, 4 * C, C), b_proj);  // out = a W_proj + b_proj
+  linear_forward<S>(acts.h, x, W.c_fc);        // h = x W_fc + b_fc
+  gelu_forward<S>(acts.a, acts.h, kind);       // a = gelu(h)
+  linear_forward<S>(out, acts.a, W.c_proj);    // out = a W_proj + b_proj
 }
 
-// Scratch space for feed_forward_backward, kept by the caller between calls so that a
-// training step allocates nothing.
+// Backward of feed_forward_forward, line by line in reverse. Accumulates into dx (N, C) and dW.
 template <typename S>
-struct FeedForwardScratch {
-  Matrix<S> da, dh;  // (N, 4C)
-};
-
-// Backward of feed_forward_forward, in reverse order. Accumulates into dx (N, C) and the four
-// parameter gradients. scratch may be null (then it is allocated here).
-template <typename S>
-void feed_forward_backward(MatrixRef<S> dx, S* dw_fc, S* db_fc, S* dw_proj, S* db_proj, const ConstMatrixRef<S>& dout,
-                           const FeedForwardActivations<S>& acts, const ConstMatrixRef<S>& x, const S* w_fc,
-                           const S* w_proj, Activation kind, FeedForwardScratch<S>* scratch = nullptr) {
+void feed_forward_backward(MatrixRef<S> dx, MLPWeights<S>& dW, const ConstMatrixRef<S>& dout,
+                           FeedForwardActivations<S>& acts, const ConstMatrixRef<S>& x, const MLPWeights<S>& W) {
   const Index N = x.rows(), C = x.cols();
-  FeedForwardScratch<S> local;
-  FeedForwardScratch<S>& s = scratch != nullptr ? *scratch : local;
-  s.da.resize(N, 4 * C);  // both written whole (add = false): no zeroing needed
-  s.dh.resize(N, 4 * C);
+  acts.da.resize(N, 4 * C);  // both written whole (add = false): no zeroing needed
+  acts.dh.resize(N, 4 * C);
   // out = a W_proj + b_proj
-  linear_backward<S>(s.da, MatrixMap<S>(dw_proj, 4 * C, C), db_proj, dout, acts.a,
-                     ConstMatrixMap<S>(w_proj, 4 * C, C), /*add_din*/ false);
+  linear_backward<S>(acts.da, dW.c_proj, dout, acts.a, W.c_proj, /*add_din*/ false);
   // a = gelu(h)
-  gelu_backward<S>(s.dh, s.da, acts.h, kind, /*add*/ false);
+  gelu_backward<S>(acts.dh, acts.da, acts.h, acts.kind, /*add*/ false);
   // h = x W_fc + b_fc
-  linear_backward<S>(dx, MatrixMap<S>(dw_fc, C, 4 * C), db_fc, s.dh, x, ConstMatrixMap<S>(w_fc, C, 4 * C));
+  linear_backward<S>(dx, dW.c_fc, acts.dh, x, W.c_fc);
 }
 
 }  // namespace minigpt

@@ -52,11 +52,7 @@ std::vector<std::vector<TokenId>> generate(GPT<S>& model, const std::vector<Toke
   const Index max_T = model.config().n_positions, V = model.config().vocab_size;
   const Index T0 = static_cast<Index>(prompt.size()) / B;
   // Every id is checked, also those that cropping to the block size would drop unread.
-  for (std::size_t i = 0; i < prompt.size(); ++i)
-    if (prompt[i] < 0 || prompt[i] >= V)
-      throw ArgumentError("generate: token id " + std::to_string(prompt[i]) + " at (b " +
-                          std::to_string(static_cast<Index>(i) / T0) + ", t " + std::to_string(static_cast<Index>(i) % T0) +
-                          ") is outside the vocabulary 0.." + std::to_string(V - 1));
+  check_token_ids(prompt, V, "generate", T0);
 
   // Each sequence's whole context so far: the prompt, then what we generate.
   std::vector<std::vector<TokenId>> context(static_cast<std::size_t>(B));

@@ -10,7 +10,16 @@
 //     x      = block_l(x)    for l = 0 .. L-1     (B*T, C)    decoder_block.hpp
 //     logits = ln_f(x) · wteᵀ                     (B, T, V)   the LM head, tied to wte
 //
-// Shapes: ids (B, T) -> logits (B, T, V); optional attention maps (B, H, T, Tk) per layer.
+// Shapes: ids (B, T) -> logits (B, T, V); the final hidden states ln_f(x) (B*T, C), which a
+// reward or value head can read instead of the logits; optional attention maps
+// (B, H, T, Tk) per layer.
+//
+// A model is its configuration and its weights (parameters.hpp). What a forward pass leaves
+// behind for the backward pass lives apart, in a GPTActivations: one set of weights can run
+// several forward passes at once (data-parallel shards on their threads), and a model copies
+// cheaply (a policy and its frozen reference). For the common case the model keeps one
+// GPTActivations and one gradient buffer of its own, used by forward(ids, ...), backward(...)
+// and gradients(); a copy of a model starts without them.
 //
 // Example (see examples/generate.cpp):
 //     GPT<float> model = load_model("gpt2");                  // checkpoint.hpp
@@ -21,6 +30,7 @@
 
 #include "config.hpp"
 #include "decoder_block.hpp"
+#include "detail/unshared.hpp"
 #include "dropout.hpp"
 #include "embedding.hpp"
 #include "error.hpp"
@@ -30,6 +40,7 @@
 #include "parameters.hpp"
 #include "random.hpp"
 #include "tensor.hpp"
+#include "token_id.hpp"
 
 #include <cmath>
 #include <limits>
@@ -45,6 +56,28 @@ struct ForwardOptions {
   Rng* dropout_rng = nullptr;       // training with the config's dropout (null: no dropout)
   bool attention_maps = false;      // keep each layer's attention map: attention_maps()
   bool last_position_only = false;  // logits (B, 1, V) for the last position of each sequence
+  bool logits = true;               // false: stop at the hidden states (no LM head; empty logits)
+};
+
+// What one forward pass leaves behind: its inputs and every activation the backward pass
+// reads (all layers in training; in inference one set, reused layer after layer), the final
+// hidden states, the logits, and the backward's scratch space.
+template <typename S>
+struct GPTActivations {
+  BatchShape shape;                         // B sequences of T tokens
+  Index pos0 = 0;                           // position of the first token (tokens cached before)
+  bool training = false, last_position_only = false, has_logits = false;
+  std::vector<TokenId> ids;                 // (B*T)
+  std::vector<Matrix<S>> residual;          // (B*T, C): x before block 0, then after each block
+  std::vector<S> embd_drop;                 // (B*T, C) embedding-dropout mask; empty when off
+  std::vector<BlockActivations<S>> blocks;  // one per block (training), else one reused
+  Matrix<S> last;                           // (B, C) each sequence's last x (last_position_only)
+  Matrix<S> hidden;                         // (B*T, C) ln_f(x); (B, C) with last_position_only
+  LayerNormActivations<S> ln_f;
+  Tensor<S> logits;                         // (B, T, V), or (B, 1, V)
+  std::vector<Tensor<S>> maps;              // (B, H, T, Tk) per layer, when asked for
+  Matrix<S> dlogits;                        // (B*T, V) d loss / d logits (training.hpp)
+  Matrix<S> dhidden, dx, dprev;             // backward scratch (B*T, C)
 };
 
 template <typename S = float>
@@ -80,154 +113,169 @@ class GPT {
     }
   }
 
-  // ids (B, T) -> logits (B, T, V) (or (B, 1, V) with last_position_only).
-  // Ids must be in 0..V-1 and the context (cached positions + T) at most n_positions.
-  const Tensor<S>& forward(const TokenId* ids, Index B, Index T, const ForwardOptions<S>& opt = {}) {
+  // ---- forward ----
+
+  // ids (B, T) -> logits (B, T, V) (or (B, 1, V) with last_position_only), everything kept in
+  // `a`. Ids must be in 0..V-1 and the context (cached positions + T) at most n_positions.
+  const Tensor<S>& forward(GPTActivations<S>& a, const TokenId* ids, Index B, Index T,
+                           const ForwardOptions<S>& opt = {}) const {
     check_forward(ids, B, T, opt);
     const Index L = config_.n_layer, C = config_.n_embd, N = B * T;
-    const Index pos0 = opt.cache != nullptr ? opt.cache->size() : 0;
     const bool keep = opt.training;  // training keeps every layer; inference reuses one set
-    blocks_.resize(static_cast<std::size_t>(keep ? L : 1));
-    residual_.resize(static_cast<std::size_t>(keep ? L + 1 : 2));
-    for (auto& r : residual_) r.resize(N, C);
-    ids_.assign(ids, ids + N);
-    B_ = B;
-    T_ = T;
-    trained_forward_ = keep;
-    maps_.clear();
+    const GPTWeights<S> W = params_.view();
+    a.shape = {B, T};
+    a.pos0 = opt.cache != nullptr ? opt.cache->size() : 0;
+    a.training = keep;
+    a.last_position_only = opt.last_position_only;
+    a.has_logits = opt.logits;
+    a.ids.assign(ids, ids + N);
+    a.blocks.resize(static_cast<std::size_t>(keep ? L : 1));
+    a.residual.resize(static_cast<std::size_t>(keep ? L + 1 : 2));
+    a.maps.clear();
 
-    // x = wte[ids] + wpe[positions]
-    embedding_forward<S>(residual_[0], ids, B, T, wte(), wpe(), pos0);
-    embd_drop_.clear();
-    if (opt.dropout_rng != nullptr && config_.embd_pdrop > 0) {
-      make_dropout_mask(embd_drop_, N * C, config_.embd_pdrop, *opt.dropout_rng);
-      residual_[0].array() *= MatrixMap<S>(embd_drop_.data(), N, C).array();
-    }
+    // The model's steps, each a function of its input that leaves its output in `a`.
+    auto embed = [&]() -> const Matrix<S>& {
+      Matrix<S>& x = a.residual[0];
+      x.resize(N, C);
+      embedding_forward<S>(x, ids, a.shape, W.wte.matrix(), W.wpe.matrix(), a.pos0);
+      a.embd_drop.clear();
+      if (opt.dropout_rng != nullptr && config_.embd_pdrop > 0) {
+        make_dropout_mask(a.embd_drop, N * C, config_.embd_pdrop, *opt.dropout_rng);
+        x.array() *= MatrixMap<S>(a.embd_drop.data(), N, C).array();
+      }
+      return x;
+    };
+    auto block = [&](Index l, const Matrix<S>& x) -> const Matrix<S>& {
+      Matrix<S>& out = a.residual[static_cast<std::size_t>(keep ? l + 1 : (l + 1) % 2)];
+      out.resize(N, C);
+      BlockActivations<S>& acts = a.blocks[static_cast<std::size_t>(keep ? l : 0)];
+      KVCacheLayer<S> cached = opt.cache != nullptr ? opt.cache->layer(l) : KVCacheLayer<S>{};
+      const BlockContext<S> ctx{config_.block_config(), a.shape, opt.cache != nullptr ? &cached : nullptr,
+                                {config_.attn_pdrop, config_.resid_pdrop, opt.dropout_rng}};
+      block_forward<S>(out, acts, x, W.h[static_cast<std::size_t>(l)], ctx);
+      if (opt.attention_maps) keep_attention_map(a, acts.attn.att);
+      return out;
+    };
+    auto ln_f = [&](const Matrix<S>& x) -> const Matrix<S>& {
+      const Matrix<S>* in = &x;
+      if (opt.last_position_only) {  // only the last row of each sequence
+        a.last.resize(B, C);
+        for (Index b = 0; b < B; ++b) a.last.row(b) = x.row(b * T + T - 1);
+        in = &a.last;
+      }
+      a.hidden.resize(in->rows(), C);
+      layer_norm_forward<S>(a.hidden, a.ln_f, *in, W.ln_f, static_cast<S>(config_.layer_norm_epsilon));
+      return a.hidden;
+    };
+    auto lm_head = [&](const Matrix<S>& h) -> const Tensor<S>& {
+      const std::vector<Index> shape{B, opt.last_position_only ? 1 : T, config_.vocab_size};
+      if (a.logits.shape() != shape) a.logits = Tensor<S>(shape);
+      linear_forward<S>(a.logits.matrix(), h, W.lm_head.matrix().transpose(), nullptr);
+      return a.logits;
+    };
 
-    // x = block_l(x), l = 0 .. L-1
-    const BlockDropout drop{config_.attn_pdrop, config_.resid_pdrop, opt.dropout_rng};
-    for (Index l = 0; l < L; ++l) {
-      BlockActivations<S>& a = blocks_[static_cast<std::size_t>(keep ? l : 0)];
-      const Matrix<S>& x_in = residual_[static_cast<std::size_t>(keep ? l : l % 2)];
-      Matrix<S>& x_out = residual_[static_cast<std::size_t>(keep ? l + 1 : (l + 1) % 2)];
-      block_forward<S>(x_out, a, x_in, params_.t.h[static_cast<std::size_t>(l)], config_, B, T, opt.cache, l, drop);
-      if (opt.attention_maps) keep_attention_map(a.attn.att, B, T);
-    }
+    const Matrix<S>* x = &embed();                    // x = wte[ids] + wpe[positions]
+    for (Index l = 0; l < L; ++l) x = &block(l, *x);  // x = block_l(x)
     if (opt.cache != nullptr) opt.cache->advance(T);
-    const Matrix<S>& x = residual_[static_cast<std::size_t>(keep ? L : L % 2)];
-
-    // logits = ln_f(x) · wteᵀ   (only the last row of each sequence when asked)
-    const Index rows = opt.last_position_only ? B : N;
-    lnf_.resize(rows, C);
-    lnf_mean_.resize(static_cast<std::size_t>(rows));
-    lnf_rstd_.resize(static_cast<std::size_t>(rows));
-    const S eps = static_cast<S>(config_.layer_norm_epsilon);
-    if (opt.last_position_only) {
-      Matrix<S> last(B, C);
-      for (Index b = 0; b < B; ++b) last.row(b) = x.row(b * T + T - 1);
-      layer_norm_forward<S>(lnf_, lnf_mean_.data(), lnf_rstd_.data(), last, params_.t.ln_f_w, params_.t.ln_f_b, eps);
-    } else {
-      layer_norm_forward<S>(lnf_, lnf_mean_.data(), lnf_rstd_.data(), x, params_.t.ln_f_w, params_.t.ln_f_b, eps);
-    }
-    if (logits_.shape() != std::vector<Index>{B, opt.last_position_only ? 1 : T, config_.vocab_size})
-      logits_ = Tensor<S>({B, opt.last_position_only ? 1 : T, config_.vocab_size});
-    linear_forward<S>(logits_.matrix(), lnf_, lm_head().transpose(), nullptr);
-    return logits_;
+    const Matrix<S>& h = ln_f(*x);                    // h = ln_f(x)
+    if (!opt.logits) return a.logits = Tensor<S>();
+    return lm_head(h);                                // logits = h · wteᵀ
   }
 
-  const Tensor<S>& forward(const std::vector<TokenId>& ids, Index B, Index T, const ForwardOptions<S>& opt = {}) {
+  const Tensor<S>& forward(GPTActivations<S>& a, const std::vector<TokenId>& ids, Index B, Index T,
+                           const ForwardOptions<S>& opt = {}) const {
     Index n = 0;  // B * T, refused (not wrapped) when it overflows
     if (B < 0 || T < 0 || __builtin_mul_overflow(B, T, &n) || static_cast<Index>(ids.size()) != n)
       throw ArgumentError("GPT::forward: " + std::to_string(ids.size()) + " ids given for B = " + std::to_string(B) +
                           ", T = " + std::to_string(T));
-    return forward(ids.data(), B, T, opt);
+    return forward(a, ids.data(), B, T, opt);
   }
 
-  // Attention maps of the last forward that asked for them: one (B, H, T, Tk) per layer.
-  const std::vector<Tensor<S>>& attention_maps() const { return maps_; }
+  // The same, kept in the model's own activations.
+  const Tensor<S>& forward(const TokenId* ids, Index B, Index T, const ForwardOptions<S>& opt = {}) {
+    return forward(*own_, ids, B, T, opt);
+  }
+  const Tensor<S>& forward(const std::vector<TokenId>& ids, Index B, Index T, const ForwardOptions<S>& opt = {}) {
+    return forward(*own_, ids, B, T, opt);
+  }
+
+  // The model's own activations, from its last forward(ids, ...).
+  GPTActivations<S>& activations() { return *own_; }
+  const GPTActivations<S>& activations() const { return *own_; }
+  // Its final hidden states ln_f(x): (B*T, C), or (B, C) with last_position_only.
+  const Matrix<S>& hidden() const { return own_->hidden; }
+  // Its attention maps, when asked for: one (B, H, T, Tk) per layer.
+  const std::vector<Tensor<S>>& attention_maps() const { return own_->maps; }
 
   // After a training forward: the first activation, in the order the forward computed them,
   // that holds a NaN or an infinity, e.g. "h.2.mlp.c_fc (x · W_fc + b_fc)"; "" when all are
   // finite. Training uses it to say where a non-finite loss came from.
-  std::string first_non_finite_activation() const {
-    if (!trained_forward_) return "";
-    auto bad = [](const auto& m) { return !m.allFinite(); };
-    if (bad(residual_[0])) return "the embeddings (wte[ids] + wpe)";
-    for (std::size_t l = 0; l < blocks_.size(); ++l) {
-      const BlockActivations<S>& a = blocks_[l];
-      const std::string h = "h." + std::to_string(l) + ".";
-      if (bad(a.ln_1)) return h + "ln_1";
-      if (bad(a.attn.qkv)) return h + "attn.c_attn (Q, K, V)";
-      if (bad(a.attn.att)) return h + "attn (the attention map)";
-      if (bad(a.attn.heads)) return h + "attn (att · V)";
-      if (bad(a.attn_out)) return h + "attn.c_proj";
-      if (bad(a.x_mid)) return h + "x + attn(ln_1(x))";
-      if (bad(a.ln_2)) return h + "ln_2";
-      if (bad(a.mlp.h)) return h + "mlp.c_fc (x · W_fc + b_fc)";
-      if (bad(a.mlp.a)) return h + "mlp (gelu)";
-      if (bad(a.mlp_out)) return h + "mlp.c_proj";
-      if (bad(residual_[l + 1])) return h.substr(0, h.size() - 1) + " output";
+  static std::string first_non_finite_activation(const GPTActivations<S>& a) {
+    if (!a.training) return "";
+    if (!a.residual[0].allFinite()) return "the embeddings (wte[ids] + wpe)";
+    for (std::size_t l = 0; l < a.blocks.size(); ++l) {
+      const std::string h = "h." + std::to_string(l);
+      std::string found;
+      for_each_activation(a.blocks[l], [&](const char* name, const Matrix<S>& m) {
+        if (found.empty() && !m.allFinite()) found = h + "." + name;
+      });
+      if (!found.empty()) return found;
+      if (!a.residual[l + 1].allFinite()) return h + " output";
     }
-    if (bad(lnf_)) return "ln_f";
-    if (bad(logits_.matrix())) return "logits";
+    if (!a.hidden.allFinite()) return "ln_f";
+    if (a.has_logits && !a.logits.matrix().allFinite()) return "logits";
     return "";
   }
+  std::string first_non_finite_activation() const { return first_non_finite_activation(*own_); }
 
   // ---- backward ----
 
-  // Gradients, laid out like the parameters. Allocated (zero) on first use.
-  Parameters<S>& gradients() {
-    if (grads_.size() != params_.size()) grads_ = Parameters<S>(config_);
-    return grads_;
-  }
-  void zero_grad() { gradients().zero(); }
-
-  // Backward of the last forward (which must have been a training forward without a cache
-  // and with all positions). dlogits (B*T, V) is d loss / d logits; parameter gradients are
-  // ADDED to gradients() (call zero_grad() first; adding lets you accumulate micro-batches).
-  void backward(const ConstMatrixRef<S>& dlogits) {
-    const Index L = config_.n_layer, C = config_.n_embd, N = B_ * T_;
-    if (!trained_forward_ || lnf_.rows() != N)
-      throw ArgumentError("GPT::backward: the last forward was not a training forward over all positions");
-    if (dlogits.rows() != N || dlogits.cols() != config_.vocab_size)
-      throw ArgumentError("GPT::backward: dlogits is (" + std::to_string(dlogits.rows()) + ", " +
-                          std::to_string(dlogits.cols()) + "), expected (" + std::to_string(N) + ", " +
-                          std::to_string(config_.vocab_size) + ")");
-    Parameters<S>& g = gradients();
-    // The (N, C) gradients live in members, reused from step to step: no allocation.
-    Matrix<S>& dlnf = backward_.dlnf;
-    Matrix<S>& dx = backward_.dx;
-    Matrix<S>& dprev = backward_.dprev;
-    // logits = lnf · lm_headᵀ
-    dlnf.setZero(N, C);
-    linear_backward<S>(dlnf, MatrixMap<S>(g.t.lm_head, config_.vocab_size, C).transpose(), nullptr, dlogits, lnf_,
-                       lm_head().transpose());
-    // lnf = ln_f(x_L)
-    dx.setZero(N, C);
-    dprev.resize(N, C);
-    layer_norm_backward<S>(dx, g.t.ln_f_w, g.t.ln_f_b, dlnf, residual_[static_cast<std::size_t>(L)],
-                           lnf_mean_.data(), lnf_rstd_.data(), params_.t.ln_f_w);
-    // x_{l+1} = block_l(x_l), in reverse
+  // Backward of the training forward that filled `a` (all positions, no cache): from dlogits
+  // (B*T, V), d loss / d logits (0 rows when the forward stopped at the hidden states), and,
+  // when given, dhidden (B*T, C), d loss / d hidden (a reward or value head's gradient),
+  // ADDS every parameter's gradient into grads (zero it first; adding lets you accumulate).
+  void backward(GPTActivations<S>& a, Parameters<S>& grads, const ConstMatrixRef<S>& dlogits,
+                const Matrix<S>* dhidden = nullptr) const {
+    const Index L = config_.n_layer, C = config_.n_embd, N = a.shape.tokens();
+    check_backward(a, grads, dlogits, dhidden);
+    const GPTWeights<S> W = params_.view();
+    GPTWeights<S> dW = grads.view();
+    // logits = h · lm_headᵀ
+    a.dhidden.setZero(N, C);
+    if (a.has_logits)
+      linear_backward<S>(a.dhidden, dW.lm_head.matrix().transpose(), nullptr, dlogits, a.hidden,
+                         W.lm_head.matrix().transpose());
+    if (dhidden != nullptr) a.dhidden += *dhidden;
+    // h = ln_f(x)
+    a.dx.setZero(N, C);
+    a.dprev.resize(N, C);
+    layer_norm_backward<S>(a.dx, dW.ln_f, a.dhidden, a.ln_f, a.residual[static_cast<std::size_t>(L)], W.ln_f);
+    // x = block_l(x), from the last block down
     for (Index l = L - 1; l >= 0; --l) {
       const auto li = static_cast<std::size_t>(l);
-      block_backward<S>(dprev, g.t.h[li], dx, blocks_[li], residual_[li], params_.t.h[li], config_, B_, T_,
-                        &backward_.block);
-      dx.swap(dprev);
+      block_backward<S>(a.dprev, dW.h[li], a.dx, a.blocks[li], a.residual[li], W.h[li]);
+      a.dx.swap(a.dprev);
     }
-    // x_0 = (wte[ids] + wpe[positions]) · embedding dropout
-    if (!embd_drop_.empty()) dx.array() *= MatrixMap<S>(embd_drop_.data(), N, C).array();
-    embedding_backward<S>(MatrixMap<S>(g.t.wte, config_.vocab_size, C), MatrixMap<S>(g.t.wpe, config_.n_positions, C),
-                          dx, ids_.data(), B_, T_, 0);
+    // x = (wte[ids] + wpe[positions]) · embedding dropout
+    if (!a.embd_drop.empty()) a.dx.array() *= MatrixMap<S>(a.embd_drop.data(), N, C).array();
+    embedding_backward<S>(dW.wte.matrix(), dW.wpe.matrix(), a.dx, a.ids.data(), a.shape, 0);
   }
+
+  // The same, from the model's own activations into its own gradients().
+  void backward(const ConstMatrixRef<S>& dlogits, const Matrix<S>* dhidden = nullptr) {
+    backward(*own_, gradients(), dlogits, dhidden);
+  }
+
+  // The model's own gradients, laid out like the parameters. Allocated (zero) on first use.
+  Parameters<S>& gradients() {
+    if (grads_->size() != params_.size()) *grads_ = Parameters<S>(config_);
+    return *grads_;
+  }
+  void zero_grad() { gradients().zero(); }
 
  private:
   static bool ends_with(const std::string& s, const std::string& suffix) {
     return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-  }
-  ConstMatrixMap<S> wte() const { return ConstMatrixMap<S>(params_.t.wte, config_.vocab_size, config_.n_embd); }
-  ConstMatrixMap<S> wpe() const { return ConstMatrixMap<S>(params_.t.wpe, config_.n_positions, config_.n_embd); }
-  ConstMatrixMap<S> lm_head() const {
-    return ConstMatrixMap<S>(params_.t.lm_head, config_.vocab_size, config_.n_embd);
   }
 
   void check_forward(const TokenId* ids, Index B, Index T, const ForwardOptions<S>& opt) const {
@@ -255,36 +303,36 @@ class GPT {
       throw ArgumentError("GPT::forward: training needs the logits of every position");
     if (B > std::numeric_limits<Index>::max() / T)
       throw ArgumentError("GPT::forward: B * T overflows (B = " + std::to_string(B) + ", T = " + std::to_string(T) + ")");
-    for (Index n = 0; n < B * T; ++n)
-      if (ids[n] < 0 || ids[n] >= config_.vocab_size)
-        throw ArgumentError("GPT::forward: token id " + std::to_string(ids[n]) + " at (b " + std::to_string(n / T) +
-                            ", t " + std::to_string(n % T) + ") is outside the vocabulary 0.." +
-                            std::to_string(config_.vocab_size - 1));
+    check_token_ids(ids, B * T, config_.vocab_size, "GPT::forward", T);
   }
 
-  void keep_attention_map(const Matrix<S>& att, Index B, Index T) {
-    Tensor<S> map({B, config_.n_head, T, att.cols()});
+  void check_backward(const GPTActivations<S>& a, const Parameters<S>& grads, const ConstMatrixRef<S>& dlogits,
+                      const Matrix<S>* dhidden) const {
+    const Index N = a.shape.tokens(), C = config_.n_embd, V = config_.vocab_size;
+    auto shape = [](Index r, Index c) { return "(" + std::to_string(r) + ", " + std::to_string(c) + ")"; };
+    if (!a.training || a.last_position_only || a.hidden.rows() != N)
+      throw ArgumentError("GPT::backward: the last forward was not a training forward over all positions");
+    if (grads.size() != params_.size())
+      throw ArgumentError("GPT::backward: the gradient buffer does not follow this model's parameter table");
+    if (a.has_logits ? (dlogits.rows() != N || dlogits.cols() != V) : dlogits.size() != 0)
+      throw ArgumentError("GPT::backward: dlogits is " + shape(dlogits.rows(), dlogits.cols()) + ", expected " +
+                          (a.has_logits ? shape(N, V) : std::string("empty (the forward computed no logits)")));
+    if (dhidden != nullptr && (dhidden->rows() != N || dhidden->cols() != C))
+      throw ArgumentError("GPT::backward: dhidden is " + shape(dhidden->rows(), dhidden->cols()) + ", expected " +
+                          shape(N, C));
+  }
+
+  void keep_attention_map(GPTActivations<S>& a, const Matrix<S>& att) const {
+    Tensor<S> map({a.shape.B, config_.n_head, a.shape.T, att.cols()});
     map.matrix() = att;
-    maps_.push_back(std::move(map));
+    a.maps.push_back(std::move(map));
   }
 
   GPTConfig config_;
-  Parameters<S> params_, grads_;
-  // Saved by forward for backward (training) or reused per layer (inference).
-  std::vector<BlockActivations<S>> blocks_;
-  std::vector<Matrix<S>> residual_;  // x before block 0, after each block
-  std::vector<S> embd_drop_;
-  Matrix<S> lnf_;
-  std::vector<S> lnf_mean_, lnf_rstd_;
-  Tensor<S> logits_;
-  std::vector<Tensor<S>> maps_;
-  std::vector<TokenId> ids_;
-  Index B_ = 0, T_ = 0;
-  bool trained_forward_ = false;
-  struct BackwardScratch {
-    Matrix<S> dlnf, dx, dprev;  // (B*T, C)
-    BlockScratch<S> block;
-  } backward_;
+  Parameters<S> params_;
+  // Work space, not part of the model's value: a copy starts without them.
+  detail::Unshared<GPTActivations<S>> own_;
+  detail::Unshared<Parameters<S>> grads_;
 };
 
 }  // namespace minigpt

@@ -21,6 +21,9 @@
 namespace minigpt {
 
 template <typename S>
+class KVCacheLayer;
+
+template <typename S>
 class KVCache {
  public:
   KVCache() = default;
@@ -52,6 +55,9 @@ class KVCache {
   // Called by the forward pass once all layers have written T new positions.
   void advance(Index T) { size_ += T; }
 
+  // Layer l's part of the cache, as attention.hpp reads and extends it.
+  KVCacheLayer<S> layer(Index l) { return KVCacheLayer<S>(*this, l); }
+
   // (capacity, hs) keys / values of layer l, sequence b, head h.
   MatrixMap<S> keys(Index l, Index b, Index h) { return MatrixMap<S>(slot(keys_, l, b, h), capacity_, hs_); }
   MatrixMap<S> values(Index l, Index b, Index h) { return MatrixMap<S>(slot(values_, l, b, h), capacity_, hs_); }
@@ -63,6 +69,21 @@ class KVCache {
 
   Index L_ = 0, B_ = 0, H_ = 0, hs_ = 0, capacity_ = 0, size_ = 0;
   std::vector<S> keys_, values_;
+};
+
+// One layer's keys and values: what one attention call reads and extends.
+template <typename S>
+class KVCacheLayer {
+ public:
+  KVCacheLayer() = default;
+  KVCacheLayer(KVCache<S>& cache, Index layer) : cache_(&cache), layer_(layer) {}
+  Index size() const { return cache_->size(); }  // positions cached before this call (pos0)
+  MatrixMap<S> keys(Index b, Index h) { return cache_->keys(layer_, b, h); }
+  MatrixMap<S> values(Index b, Index h) { return cache_->values(layer_, b, h); }
+
+ private:
+  KVCache<S>* cache_ = nullptr;
+  Index layer_ = 0;
 };
 
 }  // namespace minigpt

@@ -7,7 +7,7 @@
 //     mean = Σ x / C,   var = Σ (x − mean)² / C,   rstd = 1 / sqrt(var + eps)
 //     out  = (x − mean) · rstd · weight + bias
 //
-// Shapes: x (N, C) -> out (N, C); weight, bias (C); saved for backward: mean, rstd (N).
+// Shapes: x (N, C) -> out (N, C); W.w, W.b (C); saved for backward: mean, rstd (N).
 //
 // Example: x = [1 2 3], weight = [1 1 1], bias = [0 0 0], eps = 0
 //   mean 2, var 2/3, rstd 1.2247  ->  out = [-1.2247  0  1.2247]
@@ -17,36 +17,53 @@
 #include "tensor.hpp"
 
 #include <cmath>
+#include <vector>
 
 namespace minigpt {
 
-// out (N, C) = layer_norm(x (N, C)); mean, rstd (N) saved when non-null.
+// A layer norm's weights (or their gradients): w and b (C).
 template <typename S>
-void layer_norm_forward(MatrixRef<S> out, S* mean, S* rstd, const ConstMatrixRef<S>& x, const S* weight,
-                        const S* bias, S eps) {
+struct Norm {
+  TensorView<S> w, b;
+};
+
+// What the forward keeps for the backward: each row's mean and 1 / standard deviation.
+template <typename S>
+struct LayerNormActivations {
+  std::vector<S> mean, rstd;  // (N)
+};
+
+// out (N, C) = layer_norm(x (N, C)) · W.w + W.b
+template <typename S>
+void layer_norm_forward(MatrixRef<S> out, LayerNormActivations<S>& acts, const ConstMatrixRef<S>& x, const Norm<S>& W,
+                        S eps) {
   const Index N = x.rows(), C = x.cols();
-  const ConstRowVectorMap<S> w(weight, C), b(bias, C);
+  acts.mean.resize(static_cast<std::size_t>(N));
+  acts.rstd.resize(static_cast<std::size_t>(N));
+  const auto w = W.w.vector(), b = W.b.vector();
   detail::parallel_for(N, static_cast<double>(8 * C), [&](Index n) {
-    const auto row = x.row(n);
-    const S m = row.sum() / S(C);
-    const S var = (row.array() - m).square().sum() / S(C);
-    const S r = S(1) / std::sqrt(var + eps);
-    out.row(n) = ((row.array() - m) * r * w.array() + b.array()).matrix();
-    if (mean != nullptr) mean[n] = m;
-    if (rstd != nullptr) rstd[n] = r;
+    const auto row = x.row(n).array();
+    const S mean = row.sum() / S(C);
+    const S var = (row - mean).square().sum() / S(C);
+    const S rstd = S(1) / std::sqrt(var + eps);
+    out.row(n).array() = (row - mean) * rstd * w.array() + b.array();
+    acts.mean[static_cast<std::size_t>(n)] = mean;
+    acts.rstd[static_cast<std::size_t>(n)] = rstd;
   });
 }
 
-// Backward of  out = (x − mean) · rstd · weight + bias.  Accumulates into dx (N, C),
-// dweight (C), dbias (C). With xhat = (x − mean) · rstd and g = dout · weight:
-//   dx      += rstd · (g − mean(g) − xhat · mean(g · xhat))      (per row)
-//   dweight += Σ_rows dout · xhat
-//   dbias   += Σ_rows dout
+// Backward of  out = (x − mean) · rstd · w + b.  Accumulates into dx (N, C) and dW. With
+// xhat = (x − mean) · rstd and g = dout · w:
+//   dx   += rstd · (g − mean(g) − xhat · mean(g · xhat))      (per row)
+//   dW.w += Σ_rows dout · xhat
+//   dW.b += Σ_rows dout
 template <typename S>
-void layer_norm_backward(MatrixRef<S> dx, S* dweight, S* dbias, const ConstMatrixRef<S>& dout,
-                         const ConstMatrixRef<S>& x, const S* mean, const S* rstd, const S* weight) {
+void layer_norm_backward(MatrixRef<S> dx, Norm<S>& dW, const ConstMatrixRef<S>& dout,
+                         const LayerNormActivations<S>& acts, const ConstMatrixRef<S>& x, const Norm<S>& W) {
   const Index N = x.rows(), C = x.cols();
-  const ConstRowVectorMap<S> w(weight, C);
+  const auto w = W.w.vector();
+  const S* mean = acts.mean.data();
+  const S* rstd = acts.rstd.data();
   // Written as Eigen expressions that are evaluated in place: no (N, C) temporary per call.
   detail::parallel_for(N, static_cast<double>(12 * C), [&](Index n) {
     const auto xhat = (x.row(n).array() - mean[n]) * rstd[n];
@@ -56,7 +73,7 @@ void layer_norm_backward(MatrixRef<S> dx, S* dweight, S* dbias, const ConstMatri
     dx.row(n).array() += rstd[n] * (g - g_mean - xhat * gx_mean);
   });
   // The weight and bias gradients sum over the rows: one row after another, in order.
-  RowVectorMap<S> dw(dweight, C), db(dbias, C);
+  auto dw = dW.w.vector(), db = dW.b.vector();
   for (Index n = 0; n < N; ++n) {
     dw.array() += dout.row(n).array() * (x.row(n).array() - mean[n]) * rstd[n];
     db += dout.row(n);

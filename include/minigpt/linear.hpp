@@ -10,6 +10,9 @@
 // Hugging Face file's bytes are used as they are. The tied LM head passes wte.transpose() as
 // W; Eigen reads it in place, without a copy.
 //
+// A layer's weights travel together as Linear<S>: w (in, out) and b (out), shaped once by the
+// parameter table (parameters.hpp). Gradients use the same type.
+//
 // Example: C = 2 channels in, 3 out, one token:
 //     in = [1 2], W = [[1 0 1], [0 1 1]], b = [0 0 1]   ->   out = [1 2 4]
 #pragma once
@@ -21,6 +24,13 @@
 #include <algorithm>
 
 namespace minigpt {
+
+// The weights of one linear layer (or their gradients).
+template <typename S>
+struct Linear {
+  TensorView<S> w;  // (in, out)
+  TensorView<S> b;  // (out)
+};
 
 // out (N, out) = in (N, in) · weight (in, out) + bias (out); bias may be null.
 // Many tokens: one matrix product, in pieces shared among the cores (detail/product.hpp). A few tokens, as when
@@ -48,6 +58,12 @@ void linear_forward(MatrixRef<S> out, const ConstMatrixRef<S>& in, const Eigen::
   if (bias != nullptr) out.rowwise() += ConstRowVectorMap<S>(bias, n_out);
 }
 
+// out (N, out) = in (N, in) · W.w (in, out) + W.b (out)
+template <typename S>
+void linear_forward(MatrixRef<S> out, const ConstMatrixRef<S>& in, const Linear<S>& W) {
+  linear_forward<S>(out, in, W.w.matrix(), W.b.data());
+}
+
 // Backward of  out = in · W + b.  Accumulates (+=) into din, dweight and dbias (dbias may be
 // null when the layer has no bias); with add_din = false, din is overwritten instead.
 //   din (N, in)       += dout (N, out) · W^T
@@ -61,6 +77,14 @@ void linear_backward(MatrixRef<S> din, const Eigen::MatrixBase<DW>& dweight_, S*
   detail::product(din, dout, weight.transpose(), /*accumulate*/ add_din);  // din += dout · W^T
   detail::product(dweight, in.transpose(), dout, /*accumulate*/ true);     // dW  += in^T · dout
   if (dbias != nullptr) RowVectorMap<S>(dbias, dout.cols()) += dout.colwise().sum();
+}
+
+// Backward of  out = in · W.w + W.b,  into dW (same shapes as W): din (+)= dout W.wᵀ,
+// dW.w += inᵀ dout, dW.b += column sums of dout.
+template <typename S>
+void linear_backward(MatrixRef<S> din, Linear<S>& dW, const ConstMatrixRef<S>& dout, const ConstMatrixRef<S>& in,
+                     const Linear<S>& W, bool add_din = true) {
+  linear_backward<S>(din, dW.w.matrix(), dW.b.data(), dout, in, W.w.matrix(), add_din);
 }
 
 }  // namespace minigpt

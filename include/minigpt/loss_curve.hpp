@@ -15,7 +15,7 @@
 #pragma once
 
 #include "detail/io.hpp"
-#include "training.hpp"
+#include "training_history.hpp"
 
 #include <algorithm>
 #include <cmath>

@@ -20,7 +20,7 @@
 #pragma once
 
 #include "error.hpp"
-#include "tensor.hpp"
+#include "token_id.hpp"
 
 #include <cmath>
 #include <string>

@@ -1,14 +1,17 @@
 // minigpt/minigpt.hpp — everything in one include.
 //
 // Read the headers in the chapter's order:
-//   tokens       tokenizer.hpp (토크나이저), bpe_tokenizer.hpp (토큰), pretokenizer.hpp
-//                (토크나이징), unicode.hpp, bpe_trainer.hpp, char_tokenizer.hpp, load_tokenizer.hpp
+//   tokens       token_id.hpp, tokenizer.hpp (토크나이저), bpe_educational.hpp and
+//                bpe_tokenizer.hpp (토큰),
+//                pretokenizer.hpp (토크나이징), unicode.hpp, bpe_trainer.hpp, char_tokenizer.hpp,
+//                load_tokenizer.hpp
 //   vectors      tensor.hpp (the letters B, T, C, V, H, hs), embedding.hpp (임베딩)
 //   attention    attention.hpp (Q, K, V, the attention map, the causal mask), kv_cache.hpp
-//   the block    layer_norm.hpp, linear.hpp, feed_forward.hpp, decoder_block.hpp
-//   the model    config.hpp (매개변수, the scaling presets), parameters.hpp, gpt.hpp
+//   the block    layer_norm.hpp, linear.hpp, feed_forward.hpp, block_config.hpp, decoder_block.hpp
+//   the model    config.hpp (매개변수, the scaling presets), config_file.hpp, parameters.hpp, gpt.hpp
 //   learning     loss.hpp (손실), dropout.hpp, adamw.hpp, lr_schedule.hpp, data_loader.hpp,
-//                training.hpp (사전 학습), training_checkpoint.hpp, progress.hpp, loss_curve.hpp
+//                train_options.hpp, training.hpp (사전 학습), evaluation.hpp, training_history.hpp,
+//                divergence.hpp, training_checkpoint.hpp, progress.hpp, loss_curve.hpp
 //   using it     sampling.hpp, generation.hpp, safetensors.hpp, checkpoint.hpp
 //   the recipe   fact_world.hpp (the small world: facts, pre-training text, questions), jsonl.hpp
 //                (SFT and preference files), labeler.hpp (grading, the ranking labeler),
@@ -17,16 +20,21 @@
 
 #include "adamw.hpp"
 #include "attention.hpp"
+#include "block_config.hpp"
+#include "bpe_educational.hpp"
 #include "bpe_tokenizer.hpp"
 #include "bpe_trainer.hpp"
 #include "char_tokenizer.hpp"
 #include "checkpoint.hpp"
 #include "config.hpp"
+#include "config_file.hpp"
 #include "data_loader.hpp"
 #include "decoder_block.hpp"
+#include "divergence.hpp"
 #include "dropout.hpp"
 #include "embedding.hpp"
 #include "error.hpp"
+#include "evaluation.hpp"
 #include "fact_world.hpp"
 #include "feed_forward.hpp"
 #include "generation.hpp"
@@ -49,7 +57,10 @@
 #include "safetensors.hpp"
 #include "sampling.hpp"
 #include "tensor.hpp"
+#include "token_id.hpp"
 #include "tokenizer.hpp"
+#include "train_options.hpp"
 #include "training.hpp"
 #include "training_checkpoint.hpp"
+#include "training_history.hpp"
 #include "unicode.hpp"

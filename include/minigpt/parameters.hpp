@@ -19,6 +19,7 @@
 #pragma once
 
 #include "config.hpp"
+#include "decoder_block.hpp"
 #include "detail/checked.hpp"
 #include "error.hpp"
 #include "tensor.hpp"
@@ -30,53 +31,59 @@
 
 namespace minigpt {
 
-// Where one decoder block's tensors live. P is S* (writable) or const S*.
-template <typename P>
-struct BlockTensors {
-  P ln_1_w, ln_1_b;            // layer norm before attention
-  P attn_w, attn_b;            // c_attn: x -> [Q | K | V]
-  P attn_proj_w, attn_proj_b;  // c_proj: merged heads -> C
-  P ln_2_w, ln_2_b;            // layer norm before the feed-forward block
-  P fc_w, fc_b;                // c_fc: C -> 4C
-  P fc_proj_w, fc_proj_b;      // c_proj: 4C -> C
+// The whole model's weights (or gradients), per module.
+template <typename S>
+struct GPTWeights {
+  TensorView<S> wte;                // (V, C) token embedding
+  TensorView<S> wpe;                // (n_positions, C) position embedding
+  std::vector<BlockWeights<S>> h;   // the decoder blocks
+  Norm<S> ln_f;                     // final layer norm (C), (C)
+  TensorView<S> lm_head;            // (V, C): the untied LM head, or wte itself when tied
 };
 
-template <typename P>
-struct ModelTensors {
-  P wte, wpe;        // token and position embeddings
-  std::vector<BlockTensors<P>> h;
-  P ln_f_w, ln_f_b;  // final layer norm
-  P lm_head;         // untied LM head (V, C), or the same pointer as wte when tied
+// A tensor's name: "wte.weight", or "h.{layer}.{suffix}" for a block's tensors. Spelled out
+// only when asked (str()), so that binding views allocates no strings.
+struct TensorName {
+  const char* suffix;
+  Index layer = -1;
+  std::string str() const { return layer < 0 ? std::string(suffix) : "h." + std::to_string(layer) + "." + suffix; }
 };
 
-// THE table: calls visit(name, shape, slot) for every tensor, in file order. `slot` is the
-// member of `t` that points at the tensor; visitors that only list names ignore it.
-template <typename P, typename F>
-void for_each_tensor(const GPTConfig& c, ModelTensors<P>& t, F&& visit) {
-  const Index C = c.n_embd;
-  using Shape = std::vector<Index>;
-  t.h.resize(static_cast<std::size_t>(c.n_layer));
-  visit(std::string("wte.weight"), Shape{c.vocab_size, C}, t.wte);
-  visit(std::string("wpe.weight"), Shape{c.n_positions, C}, t.wpe);
+// A tensor's shape as the table states it: (n) for a vector, (rows, cols) for a matrix.
+struct TensorShape {
+  Index rows = 1, cols = 0;
+  bool matrix = false;
+  std::vector<Index> dims() const { return matrix ? std::vector<Index>{rows, cols} : std::vector<Index>{cols}; }
+};
+
+// THE table: calls visit(name, shape, slot) for every tensor, in file order, where slot is
+// the view in `w` that the tensor belongs to. Visitors that only list names ignore it.
+template <typename S, typename F>
+void for_each_tensor(const GPTConfig& c, GPTWeights<S>& w, F&& visit) {
+  const Index C = c.n_embd, V = c.vocab_size, P = c.n_positions;
+  auto vec = [](Index n) { return TensorShape{1, n, false}; };
+  auto mat = [](Index rows, Index cols) { return TensorShape{rows, cols, true}; };
+  w.h.resize(static_cast<std::size_t>(c.n_layer));
+  visit(TensorName{"wte.weight"}, mat(V, C), w.wte);
+  visit(TensorName{"wpe.weight"}, mat(P, C), w.wpe);
   for (Index i = 0; i < c.n_layer; ++i) {
-    const std::string p = "h." + std::to_string(i) + ".";
-    auto& b = t.h[static_cast<std::size_t>(i)];
-    visit(p + "ln_1.weight", Shape{C}, b.ln_1_w);
-    visit(p + "ln_1.bias", Shape{C}, b.ln_1_b);
-    visit(p + "attn.c_attn.weight", Shape{C, 3 * C}, b.attn_w);
-    visit(p + "attn.c_attn.bias", Shape{3 * C}, b.attn_b);
-    visit(p + "attn.c_proj.weight", Shape{C, C}, b.attn_proj_w);
-    visit(p + "attn.c_proj.bias", Shape{C}, b.attn_proj_b);
-    visit(p + "ln_2.weight", Shape{C}, b.ln_2_w);
-    visit(p + "ln_2.bias", Shape{C}, b.ln_2_b);
-    visit(p + "mlp.c_fc.weight", Shape{C, 4 * C}, b.fc_w);
-    visit(p + "mlp.c_fc.bias", Shape{4 * C}, b.fc_b);
-    visit(p + "mlp.c_proj.weight", Shape{4 * C, C}, b.fc_proj_w);
-    visit(p + "mlp.c_proj.bias", Shape{C}, b.fc_proj_b);
+    BlockWeights<S>& b = w.h[static_cast<std::size_t>(i)];
+    visit(TensorName{"ln_1.weight", i}, vec(C), b.ln_1.w);
+    visit(TensorName{"ln_1.bias", i}, vec(C), b.ln_1.b);
+    visit(TensorName{"attn.c_attn.weight", i}, mat(C, 3 * C), b.attn.c_attn.w);
+    visit(TensorName{"attn.c_attn.bias", i}, vec(3 * C), b.attn.c_attn.b);
+    visit(TensorName{"attn.c_proj.weight", i}, mat(C, C), b.attn.c_proj.w);
+    visit(TensorName{"attn.c_proj.bias", i}, vec(C), b.attn.c_proj.b);
+    visit(TensorName{"ln_2.weight", i}, vec(C), b.ln_2.w);
+    visit(TensorName{"ln_2.bias", i}, vec(C), b.ln_2.b);
+    visit(TensorName{"mlp.c_fc.weight", i}, mat(C, 4 * C), b.mlp.c_fc.w);
+    visit(TensorName{"mlp.c_fc.bias", i}, vec(4 * C), b.mlp.c_fc.b);
+    visit(TensorName{"mlp.c_proj.weight", i}, mat(4 * C, C), b.mlp.c_proj.w);
+    visit(TensorName{"mlp.c_proj.bias", i}, vec(C), b.mlp.c_proj.b);
   }
-  visit(std::string("ln_f.weight"), Shape{C}, t.ln_f_w);
-  visit(std::string("ln_f.bias"), Shape{C}, t.ln_f_b);
-  if (!c.tie_word_embeddings) visit(std::string("lm_head.weight"), Shape{c.vocab_size, C}, t.lm_head);
+  visit(TensorName{"ln_f.weight"}, vec(C), w.ln_f.w);
+  visit(TensorName{"ln_f.bias"}, vec(C), w.ln_f.b);
+  if (!c.tie_word_embeddings) visit(TensorName{"lm_head.weight"}, mat(V, C), w.lm_head);
 }
 
 // One row of the table.
@@ -95,11 +102,11 @@ class ParameterTable {
   ParameterTable() = default;
   explicit ParameterTable(const GPTConfig& config) {
     config.validate();
-    ModelTensors<int> unused;
-    for_each_tensor(config, unused, [&](const std::string& name, const std::vector<Index>& shape, int&) {
-      TensorInfo info{name, shape, total_, 1};
-      for (Index d : shape) info.size = detail::checked_mul(info.size, d, "parameter size");
-      index_[name] = entries_.size();
+    GPTWeights<char> unused;
+    for_each_tensor(config, unused, [&](const TensorName& name, const TensorShape& shape, TensorView<char>&) {
+      TensorInfo info{name.str(), shape.dims(), total_, 1};
+      for (Index d : info.shape) info.size = detail::checked_mul(info.size, d, "parameter size");
+      index_[info.name] = entries_.size();
       entries_.push_back(info);
       total_ = detail::checked_add(total_, info.size, "parameter count");
     });
@@ -117,33 +124,14 @@ class ParameterTable {
   Index total_ = 0;
 };
 
-// A flat buffer laid out by the table, with named pointers into it (`t`). Used for the
-// weights, their gradients, and AdamW's two moments.
+// A flat buffer laid out by the table. Used for the weights, their gradients, and AdamW's two
+// moments. view() hands out the per-module views into it.
 template <typename S>
 class Parameters {
  public:
   Parameters() = default;
   explicit Parameters(const GPTConfig& config) : config_(config), table_(config) {
     data_.assign(static_cast<std::size_t>(table_.total()), S(0));
-    bind();
-  }
-  Parameters(const Parameters& o) : config_(o.config_), table_(o.table_), data_(o.data_) { bind(); }
-  Parameters& operator=(const Parameters& o) {
-    config_ = o.config_;
-    table_ = o.table_;
-    data_ = o.data_;
-    bind();
-    return *this;
-  }
-  Parameters(Parameters&& o) noexcept : config_(o.config_), table_(std::move(o.table_)), data_(std::move(o.data_)) {
-    bind();
-  }
-  Parameters& operator=(Parameters&& o) noexcept {
-    config_ = o.config_;
-    table_ = std::move(o.table_);
-    data_ = std::move(o.data_);
-    bind();
-    return *this;
   }
 
   const ParameterTable& table() const { return table_; }
@@ -155,8 +143,10 @@ class Parameters {
   Eigen::Map<const Eigen::Array<S, Eigen::Dynamic, 1>> flat() const { return {data_.data(), size()}; }
   void zero() { std::fill(data_.begin(), data_.end(), S(0)); }
 
-  // Named pointers into data(): t.wte, t.h[i].attn_w, ...
-  ModelTensors<S*> t;
+  // The tensors as per-module views: view().h[2].attn.c_attn.w is (C, 3C). Through a const
+  // Parameters the views are read-only (TensorView's constness is deep).
+  GPTWeights<S> view() { return bind(data_.data()); }
+  const GPTWeights<S> view() const { return bind(const_cast<S*>(data_.data())); }
 
   // The tensor called `name`, as a (rows, cols) matrix (vectors are (1, n)).
   MatrixMap<S> get(const std::string& name) {
@@ -167,13 +157,15 @@ class Parameters {
   }
 
  private:
-  void bind() {
-    if (data_.empty()) return;
+  GPTWeights<S> bind(S* base) const {
+    GPTWeights<S> w;
+    if (data_.empty()) return w;
     std::size_t k = 0;
-    for_each_tensor(config_, t, [&](const std::string&, const std::vector<Index>&, S*& slot) {
-      slot = data_.data() + table_.entries()[k++].offset;
+    for_each_tensor(config_, w, [&](const TensorName&, const TensorShape& shape, TensorView<S>& slot) {
+      slot = TensorView<S>(base + table_.entries()[k++].offset, shape.rows, shape.cols);
     });
-    if (config_.tie_word_embeddings) t.lm_head = t.wte;
+    if (config_.tie_word_embeddings) w.lm_head = w.wte;
+    return w;
   }
 
   GPTConfig config_;

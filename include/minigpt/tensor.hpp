@@ -23,18 +23,20 @@
 #pragma once
 
 #include "error.hpp"
+#include "token_id.hpp"
 
 #include <Eigen/Core>
 
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace minigpt {
 
-using Index = Eigen::Index;  // every size and offset; never int
-using TokenId = std::int32_t;
+// Index and TokenId come from token_id.hpp (which needs no Eigen); Index is Eigen's own.
+static_assert(std::is_same<Index, Eigen::Index>::value, "minigpt::Index must be Eigen::Index");
 
 // A dense row-major matrix with scalar S (float for speed, double for gradient checks).
 template <typename S>
@@ -73,6 +75,41 @@ template <typename S>
 ConstMatrixMap<S> as_matrix(const S* data, Index rows, Index cols) {
   return ConstMatrixMap<S>(data, rows, cols);
 }
+
+// B sequences of T tokens side by side: every (B*T, ...) activation has row b*T + t for
+// token t of sequence b.
+struct BatchShape {
+  Index B = 0, T = 0;
+  Index tokens() const { return B * T; }
+};
+
+// One tensor inside a buffer someone else owns (a parameter buffer: parameters.hpp), with
+// the shape the parameter table gave it; an (n) vector is (1, n). A view is a pointer and two
+// sizes: cheap to copy, owning nothing. Constness is deep: through a const view (or a const
+// reference to one) only read-only maps come out, so a layer that takes its weights as
+// `const Linear<S>& W` cannot write them, and writes its gradients through a `Linear<S>& dW`
+// of the same type.
+//   Example: TensorView<float> w(buffer, 768, 2304);  w.matrix()(0, 1) ...;  w.vector()(5)
+template <typename S>
+class TensorView {
+ public:
+  TensorView() = default;
+  TensorView(S* data, Index rows, Index cols) : data_(data), rows_(rows), cols_(cols) {}
+
+  Index rows() const { return rows_; }
+  Index cols() const { return cols_; }
+  Index size() const { return rows_ * cols_; }
+  S* data() { return data_; }
+  const S* data() const { return data_; }
+  MatrixMap<S> matrix() { return MatrixMap<S>(data_, rows_, cols_); }
+  ConstMatrixMap<S> matrix() const { return ConstMatrixMap<S>(data_, rows_, cols_); }
+  RowVectorMap<S> vector() { return RowVectorMap<S>(data_, size()); }
+  ConstRowVectorMap<S> vector() const { return ConstRowVectorMap<S>(data_, size()); }
+
+ private:
+  S* data_ = nullptr;
+  Index rows_ = 0, cols_ = 0;
+};
 
 // An owning, row-major, n-dimensional array: the logits (B, T, V), attention maps (B, H, T, Tk)
 // and other results handed back to callers. Deliberately small: a shape and a vector.

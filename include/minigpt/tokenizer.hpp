@@ -28,7 +28,7 @@
 #pragma once
 
 #include "error.hpp"
-#include "tensor.hpp"
+#include "token_id.hpp"
 
 #include <cstddef>
 #include <exception>
@@ -51,6 +51,7 @@ class Tokenizer {
 
   // Ids -> bytes: the bytes of each token, joined. Throws ArgumentError for an id not in [0, V).
   virtual std::string decode(const std::vector<TokenId>& ids) const {
+    check_token_ids(ids, vocab_size(), "decode");
     std::string out;
     for (TokenId id : ids) out += token_bytes(id);
     return out;
@@ -101,12 +102,8 @@ class Tokenizer {
   }
 
  protected:
-  // The message for an id outside [0, V), used by every implementation.
-  static ArgumentError id_out_of_range(TokenId id, Index vocab_size) {
-    return ArgumentError("token id " + std::to_string(id) + " is out of range: the vocabulary has " +
-                         std::to_string(vocab_size) + " tokens (ids 0.." +
-                         std::to_string(vocab_size - 1) + ")");
-  }
+  // The error for an id outside [0, V) (token_id.hpp's one message).
+  static ArgumentError id_out_of_range(TokenId id, Index vocab_size) { return token_id_error("", id, "", vocab_size); }
 };
 
 // Token ids written as text, "15496 995" -> {15496, 995}: what the programs read from a

@@ -12,7 +12,7 @@
 //     optimizer.safetensors   AdamW's moments, "m.<name>" and "v.<name>" for every tensor of the
 //                             parameter table, same shapes; metadata: format, step
 //     trainer_state.json      step, training options, the generators' states, fingerprints of
-//                             the training data, the loss history
+//                             the training data, the loss history (TrainerState below)
 //     (anything the caller adds, e.g. the tokenizer's files)
 //
 // Saving never damages the previous checkpoint: the new folder is written next to it
@@ -34,10 +34,14 @@
 #pragma once
 
 #include "adamw.hpp"
+#include "data_loader.hpp"
+#include "detail/field_json.hpp"
 #include "detail/io.hpp"
 #include "error.hpp"
 #include "parameters.hpp"
 #include "safetensors.hpp"
+#include "train_options.hpp"
+#include "training_history.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -117,6 +121,96 @@ void load_optimizer_state(AdamW<S>& opt, const std::string& path, Index expected
     if (!expected.count(e.name))
       throw FileError(path, "tensor '" + e.name + "'", "is not a moment of this model's parameters");
   opt.set_steps(step);
+}
+
+// ---- the trainer's state: trainer_state.json ----
+
+// Which data a run was trained on: its length and a fingerprint (data_loader.hpp).
+struct DataFingerprint {
+  std::uint64_t tokens = 0, fingerprint = 0;
+  static DataFingerprint of(const std::vector<TokenId>& t) { return {t.size(), token_fingerprint(t)}; }
+};
+
+// Everything of a run that is neither the model nor the optimiser.
+struct TrainerState {
+  Index step = 0;                        // optimiser steps done
+  TrainOptions options;
+  std::string data_rng, dropout_rng;     // the generators' states (random.hpp)
+  DataFingerprint train, val;
+  TrainingHistory history;
+};
+
+inline nlohmann::json trainer_state_to_json(const TrainerState& s) {
+  nlohmann::json j;
+  j["format"] = training_checkpoint_format();
+  j["step"] = s.step;
+  j["options"] = detail::fields_to_json(s.options);
+  j["rng"] = {{"data", s.data_rng}, {"dropout", s.dropout_rng}};
+  j["data"] = {{"train", {{"tokens", s.train.tokens}, {"fingerprint", s.train.fingerprint}}},
+               {"val", {{"tokens", s.val.tokens}, {"fingerprint", s.val.fingerprint}}}};
+  nlohmann::json evals = nlohmann::json::array();
+  for (const EvalPoint& p : s.history.evals) evals.push_back({p.step, p.train_loss, p.val_loss});
+  j["history"] = {{"train_loss", s.history.train_loss}, {"evals", evals}};
+  return j;
+}
+
+// Reads trainer_state.json's content (path names it in errors). Every field is checked for
+// its type; the options' ranges are the caller's to check (they depend on the model).
+inline TrainerState trainer_state_from_json(const nlohmann::json& j, const std::string& path) {
+  if (!j.is_object()) throw FileError(path, "", "expected a JSON object");
+  auto field = [&](const nlohmann::json& obj, const std::string& name) -> const nlohmann::json& {
+    auto it = obj.find(name.substr(name.rfind('.') + 1));
+    if (it == obj.end()) throw FileError(path, name, "missing");
+    return *it;
+  };
+  TrainerState s;
+  const nlohmann::json& format = field(j, "format");
+  if (!format.is_string() || format.get<std::string>() != training_checkpoint_format())
+    throw FileError(path, "format", std::string("is not '") + training_checkpoint_format() + "'");
+  const nlohmann::json& step = field(j, "step");
+  if (!step.is_number_unsigned()) throw FileError(path, "step", "must be a non-negative integer, got " + step.dump());
+  s.step = step.get<Index>();
+  detail::fields_from_json(s.options, field(j, "options"), path, "options.");
+  const nlohmann::json& rng = field(j, "rng");
+  if (!rng.is_object() || !field(rng, "rng.data").is_string() || !field(rng, "rng.dropout").is_string())
+    throw FileError(path, "rng", "must hold the generator states 'data' and 'dropout' as strings");
+  s.data_rng = rng["data"].get<std::string>();
+  s.dropout_rng = rng["dropout"].get<std::string>();
+  const nlohmann::json& data = field(j, "data");
+  for (const char* split : {"train", "val"}) {
+    const std::string where = std::string("data.") + split;
+    auto it = data.is_object() ? data.find(split) : data.end();
+    if (it == data.end() || !it->is_object() || !it->contains("tokens") || !it->contains("fingerprint") ||
+        !(*it)["tokens"].is_number_unsigned() || !(*it)["fingerprint"].is_number_unsigned())
+      throw FileError(path, where, "missing or malformed (expected tokens and fingerprint)");
+    (split[0] == 't' ? s.train : s.val) = {(*it)["tokens"].get<std::uint64_t>(), (*it)["fingerprint"].get<std::uint64_t>()};
+  }
+  const nlohmann::json& hist = field(j, "history");
+  const nlohmann::json& losses = field(hist, "history.train_loss");
+  if (!losses.is_array() || static_cast<Index>(losses.size()) != s.step)
+    throw FileError(path, "history.train_loss", "must hold one loss per step (" + std::to_string(s.step) + ")");
+  for (const auto& l : losses) {
+    if (!l.is_number()) throw FileError(path, "history.train_loss", "must hold numbers");
+    s.history.train_loss.push_back(l.get<double>());
+  }
+  const nlohmann::json& evals = field(hist, "history.evals");
+  if (!evals.is_array()) throw FileError(path, "history.evals", "must be an array");
+  for (const auto& e : evals) {
+    if (!e.is_array() || e.size() != 3 || !e[0].is_number_integer() || !e[1].is_number() || !e[2].is_number())
+      throw FileError(path, "history.evals", "entries must be [step, train loss, val loss]");
+    s.history.evals.push_back({e[0].get<Index>(), e[1].get<double>(), e[2].get<double>()});
+  }
+  return s;
+}
+
+// The data given to a resumed run must be the data the saved run was trained on.
+inline void check_same_data(const DataFingerprint& saved, const std::vector<TokenId>& tokens, const std::string& path,
+                            const std::string& split) {
+  if (saved.tokens != tokens.size() || saved.fingerprint != token_fingerprint(tokens))
+    throw FileError(path, "data." + split,
+                    "the " + split + " data given (" + std::to_string(tokens.size()) +
+                        " tokens) is not the data this run was trained on (" + std::to_string(saved.tokens) +
+                        " tokens): resume with the same text and tokenizer");
 }
 
 namespace detail {

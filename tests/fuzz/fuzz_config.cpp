@@ -5,7 +5,7 @@
 // and it survives save_config -> load_config unchanged.
 #include "fuzz_common.hpp"
 
-#include <minigpt/config.hpp>
+#include <minigpt/config_file.hpp>
 #include <minigpt/parameters.hpp>
 
 using namespace minigpt;

@@ -1,12 +1,12 @@
 // Fuzz target: GPT-2 encode of arbitrary bytes (valid UTF-8 or not).
 //
 // Properties: decode(encode(x)) == x; the ids equal those of the deliberately simple
-// reference BPE (tests/reference_bpe.hpp, encoder.py's algorithm on strings); the pieces of
+// reference BPE (include/minigpt/bpe_educational.hpp, encoder.py's algorithm on strings); the pieces of
 // explain(x) carry the same ids; with special tokens allowed the round trip holds too.
 #include "fuzz_common.hpp"
 #include "gpt2_tokenizer.hpp"
 
-#include "../reference_bpe.hpp"
+#include <minigpt/bpe_educational.hpp>
 
 #include <string_view>
 
@@ -14,8 +14,8 @@ using namespace minigpt;
 
 namespace {
 
-const test::ReferenceBPE& reference() {
-  static const test::ReferenceBPE r(fuzz::gpt2_dir() + "/encoder.json", fuzz::gpt2_dir() + "/vocab.bpe");
+const EducationalBPE& reference() {
+  static const EducationalBPE r(fuzz::gpt2_dir() + "/encoder.json", fuzz::gpt2_dir() + "/vocab.bpe");
   return r;
 }
 

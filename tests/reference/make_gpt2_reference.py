@@ -9,7 +9,8 @@ Regenerate (from anywhere; the script finds the repository from its own location
     /usr/bin/python3 tests/reference/make_gpt2_reference.py
 
 It needs only Debian's python3-torch (1.13) and numpy: no transformers, no safetensors package.
-The output is deterministic: running it twice gives byte-identical files. CI never runs it;
+The output is deterministic on one machine: running it twice gives byte-identical files (another
+CPU may change float64 sums in their last bit: ~1e-16 relative). CI never runs it;
 the generated files are committed beside it.
 
 What is written (see tests/reference/README.md for the full list):
@@ -26,6 +27,14 @@ What is written (see tests/reference/README.md for the full list):
                                     buffers, and an exported (tied) lm_head.weight
   gpt2-tiny/untied/                 tie_word_embeddings false and a different lm_head.weight,
                                     with its own `logits`
+  gpt2-tiny/seams.safetensors       F64 goldens for what post-training builds on, on the same
+                                    batch: the loss with the first PROMPT_MASK targets of each
+                                    row ignored (ignore_index -1) and its gradients
+                                    (masked.loss, masked.grad.{param}); the final hidden states
+                                    ln_f(x) and the gradients of sum(R * hidden) (hidden,
+                                    hidden.R, hidden.grad.{param}); each target's
+                                    log-probability and the gradients of sum(Wt * logp) (logp,
+                                    logp.W, logp.grad.{param})
 
 All goldens are computed in float64 from the exact float32 (or F16 / BF16) weight values.
 """
@@ -56,6 +65,8 @@ B, T = 2, 17                   # test batch
 PROMPT_LEN, NEW_TOKENS = 5, 12 # greedy continuation: 5 + 12 = 17 <= n_positions
 MIN_GAP = 1e-3                 # smallest allowed top-1 vs top-2 logit gap along the greedy path
 FIRST_SEED = 1234              # the seed tried first; the next ones are tried if the gap is too small
+SEAMS_SEED = 4321              # the random weights R and Wt of the seams goldens
+PROMPT_MASK = 7                # targets ignored at the start of each row (a "prompt")
 
 assert N_EMBD % N_HEAD == 0 and PROMPT_LEN + NEW_TOKENS <= N_POSITIONS and T <= N_POSITIONS
 assert sys.byteorder == "little", "safetensors data is little-endian; this writer assumes the host is"
@@ -169,9 +180,10 @@ def mlp(x, p, pre):
     return h @ p[pre + "c_proj.weight"] + p[pre + "c_proj.bias"]
 
 
-def forward(p, ids, lm_head=None):
+def forward(p, ids, lm_head=None, hidden=False):
     """ids (B, T) int64 -> (logits (B, T, V), [probs (B, H, T, T) per layer]).
-    lm_head (V, C) is None for the tied head (logits = ln_f(x) @ wte^T)."""
+    lm_head (V, C) is None for the tied head (logits = ln_f(x) @ wte^T).
+    With hidden=True, returns ln_f(x) (B, T, C) instead of the logits."""
     t = ids.shape[1]
     assert t <= N_POSITIONS
     x = p["wte.weight"][ids] + p["wpe.weight"][torch.arange(t)]           # (B, T, C)
@@ -183,6 +195,8 @@ def forward(p, ids, lm_head=None):
         x = x + mlp(layer_norm(x, p[pre + "ln_2.weight"], p[pre + "ln_2.bias"]), p, pre + "mlp.")
         maps.append(probs)
     x = layer_norm(x, p["ln_f.weight"], p["ln_f.bias"])
+    if hidden:
+        return x, maps
     head = p["wte.weight"] if lm_head is None else lm_head
     return x @ head.t(), maps
 
@@ -337,6 +351,15 @@ def write_model(folder, tensors, config):
         assert back[k].dtype == tensors[k].dtype and torch.equal(back[k], tensors[k]), k
 
 
+def write_reference_file(path, tensors):
+    """Writes tensors as F64 to path and checks the file reads back to the same values."""
+    tensors = {k: v.to(torch.float64).contiguous() for k, v in tensors.items()}
+    write_safetensors(path, tensors)
+    back = read_safetensors(path)
+    for k in tensors:
+        assert torch.equal(back[k], tensors[k]), k
+
+
 def write_reference(folder, tensors):
     path = os.path.join(folder, "reference.safetensors")
     write_safetensors(path, {k: v.to(torch.float64) for k, v in tensors.items()})
@@ -438,6 +461,37 @@ def main():
         lg_untied = forward(p, ids, lm_head=lm_head_untied.to(torch.float64))[0]
     write_reference(folder, {"logits": lg_untied})
 
+    # --- seams: the masked loss, the hidden states, per-token log-probabilities -----------------
+    seams_gen = torch.Generator().manual_seed(SEAMS_SEED)
+    R = torch.randn((B, T, N_EMBD), generator=seams_gen, dtype=torch.float64)
+    Wt = torch.randn((B, T), generator=seams_gen, dtype=torch.float64)
+    masked_targets = targets.clone()
+    masked_targets[:, :PROMPT_MASK] = -1
+    seams = {"hidden.R": R, "logp.W": Wt}
+
+    def gradients_of(scalar_fn):
+        leaves = {k: v.clone().requires_grad_(True) for k, v in p.items()}
+        value = scalar_fn(leaves)
+        value.backward()
+        return value.detach(), {k: v.grad.detach().clone() for k, v in leaves.items()}
+
+    masked_loss, g = gradients_of(lambda q: F.cross_entropy(forward(q, ids)[0].reshape(-1, VOCAB),
+                                                            masked_targets.reshape(-1), ignore_index=-1))
+    seams["masked.loss"] = masked_loss.reshape(1)
+    seams.update({f"masked.grad.{k}": v for k, v in g.items()})
+    _, g = gradients_of(lambda q: (R * forward(q, ids, hidden=True)[0]).sum())
+    with torch.no_grad():
+        seams["hidden"] = forward(p, ids, hidden=True)[0]
+    seams.update({f"hidden.grad.{k}": v for k, v in g.items()})
+
+    def logp_of(q):
+        return torch.log_softmax(forward(q, ids)[0], dim=-1).gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+    _, g = gradients_of(lambda q: (Wt * logp_of(q)).sum())
+    with torch.no_grad():
+        seams["logp"] = logp_of(p)
+    seams.update({f"logp.grad.{k}": v for k, v in g.items()})
+    write_reference_file(os.path.join(OUT_DIR, "seams.safetensors"), seams)
+
     # --- summary --------------------------------------------------------------------------------
     print(f"wrote {OUT_DIR} ({size_of(OUT_DIR) / 1024:.0f} KiB)")
     print(f"  seed {seed}; config n_layer {N_LAYER}, n_head {N_HEAD}, n_embd {N_EMBD}, "
@@ -448,6 +502,7 @@ def main():
     print(f"  gradient check: worst relative error vs finite differences {worst_fd:.2e}")
     print(f"  rounded weights move the logits by up to: f16 {low['f16']:.2e}, bf16 {low['bf16']:.2e}")
     print(f"  untied logits differ from tied by up to {float((lg_untied - logits).abs().max()):.2f}")
+    print(f"  seams: masked loss {float(masked_loss):.6f} over {int((masked_targets >= 0).sum())} of {B * T} positions")
 
 
 if __name__ == "__main__":

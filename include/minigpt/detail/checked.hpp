@@ -1,12 +1,12 @@
 // minigpt/detail/checked.hpp — size arithmetic that refuses to overflow.
 //
 // Parameter counts and file offsets of large models (GPT-3: 174.6 billion weights) are
-// computed in Eigen::Index (64 bits) with every product and sum checked, so a lying config or
+// computed in Index (64 bits) with every product and sum checked, so a lying config or
 // header gets an error instead of a wrapped-around size.
 #pragma once
 
 #include "../error.hpp"
-#include "../tensor.hpp"
+#include "../token_id.hpp"
 
 #include <cstdint>
 #include <string>
