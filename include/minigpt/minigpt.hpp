@@ -17,6 +17,9 @@
 //   pictures     chart.hpp (every SVG picture, with its numbers as JSON), attention_map.hpp
 //                (어텐션맵, drawn), embedding_map.hpp (임베딩, drawn), model_sizes.hpp (GPT-1 … GPT-3
 //                in numbers)
+//   the recipe   fact_world.hpp (the small world: facts, pre-training text, questions), jsonl.hpp
+//                (SFT and preference files), labeler.hpp (grading, the ranking labeler),
+//                reward_model.hpp (보상 모델, Bradley–Terry), ppo.hpp (RLHF with PPO)
 #pragma once
 
 #include "adamw.hpp"
@@ -39,11 +42,14 @@
 #include "embedding_map.hpp"
 #include "error.hpp"
 #include "evaluation.hpp"
+#include "fact_world.hpp"
 #include "feed_forward.hpp"
 #include "generation.hpp"
 #include "gguf.hpp"
 #include "gpt.hpp"
+#include "jsonl.hpp"
 #include "kv_cache.hpp"
+#include "labeler.hpp"
 #include "layer_norm.hpp"
 #include "linear.hpp"
 #include "load_tokenizer.hpp"
@@ -52,9 +58,11 @@
 #include "model_sizes.hpp"
 #include "lr_schedule.hpp"
 #include "parameters.hpp"
+#include "ppo.hpp"
 #include "pretokenizer.hpp"
 #include "progress.hpp"
 #include "random.hpp"
+#include "reward_model.hpp"
 #include "safetensors.hpp"
 #include "scaling_law.hpp"
 #include "sampling.hpp"
