@@ -274,7 +274,7 @@ std::vector<std::string> compare_guides(const Guide& ko, const Guide& en) {
   return out;
 }
 
-std::string joined(const std::vector<std::string>& v) {
+std::string listed(const std::vector<std::string>& v) {
   std::string s;
   for (const auto& x : v) s += x + "\n";
   return s;
@@ -288,11 +288,11 @@ TEST_CASE("The chapter guides reference files, functions, tests and programs tha
   const Tree tree;
   const Guide ko = read_guide(tree.text("docs/chapter-guide.ko.md"), tree);
   const Guide en = read_guide(tree.text("docs/chapter-guide.en.md"), tree);
-  INFO("ko:\n" << joined(ko.problems) << "en:\n" << joined(en.problems));
+  INFO("ko:\n" << listed(ko.problems) << "en:\n" << listed(en.problems));
   CHECK(ko.problems.empty());
   CHECK(en.problems.empty());
   const auto differences = compare_guides(ko, en);
-  INFO(joined(differences));
+  INFO(listed(differences));
   CHECK(differences.empty());
 
   // Every concept points at code, at a test and at a program or a picture: count the kinds.
@@ -337,7 +337,7 @@ TEST_CASE("The chapter-guide checker finds each kind of broken reference", "[doc
       "- `tests/test_a.cpp` \"a works\"\n"
       "- `examples/run.cpp`: `run --out x.svg`\n";
   const Guide ok = read_guide(good, tree);
-  INFO(joined(ok.problems));
+  INFO(listed(ok.problems));
   CHECK(ok.problems.empty());
   REQUIRE(ok.sections.size() == 1);
   CHECK(ok.sections[0].refs.size() == 9);
@@ -354,7 +354,7 @@ TEST_CASE("The chapter-guide checker finds each kind of broken reference", "[doc
       "- `run --out x.svg --layer 3`\n"                              // 1 unknown flag
       "- \"orphan test\" `orphan_function`\n";                        // 2 names with no file before them
   const Guide broken = read_guide(bad, tree);
-  INFO(joined(broken.problems));
+  INFO(listed(broken.problems));
   CHECK(broken.problems.size() == 12);  // the prose path, and the eleven marked above
 
   // Both guides must reference the same things, section by section, in the chapter's order.
@@ -362,7 +362,7 @@ TEST_CASE("The chapter-guide checker finds each kind of broken reference", "[doc
   en.sections[0].refs.erase("include/minigpt/a.hpp::AType");
   en.sections[0].refs.insert("include/minigpt/a.hpp::AType::member2");
   const auto differences = compare_guides(ko, en);
-  INFO(joined(differences));
+  INFO(listed(differences));
   const auto mentions = [&](const std::string& what) {
     return std::any_of(differences.begin(), differences.end(),
                        [&](const std::string& d) { return d.find(what) != std::string::npos; });
