@@ -87,22 +87,27 @@ inline const minigpt::BPETokenizer& gpt2_tokenizer() {
 }
 
 // The batch of the committed GPT-2 reference (gpt2-tiny/reference.json): B rows of T input
-// ids, and their targets.
+// ids, and their targets, as the file states B ("batch") and T ("time") and checked against
+// its rows.
 struct ReferenceBatch {
   std::vector<minigpt::TokenId> ids, targets;
   minigpt::Index B = 0, T = 0;
 };
 
 inline ReferenceBatch reference_batch() {
-  const auto j = read_json(data("gpt2-tiny/reference.json"));
+  const std::string path = data("gpt2-tiny/reference.json");
+  const auto j = read_json(path);
   ReferenceBatch b;
-  for (const auto& row : j["input_ids"]) {
-    for (int id : row) b.ids.push_back(id);
-    ++b.B;
+  b.B = j.at("batch").get<minigpt::Index>();
+  b.T = j.at("time").get<minigpt::Index>();
+  for (const char* key : {"input_ids", "targets"}) {
+    const auto& rows = j.at(key);
+    if (static_cast<minigpt::Index>(rows.size()) != b.B) throw std::runtime_error(path + ": " + key + " has not batch rows");
+    for (const auto& row : rows) {
+      if (static_cast<minigpt::Index>(row.size()) != b.T) throw std::runtime_error(path + ": a row of " + key + " is not time long");
+      for (int id : row) (key[0] == 'i' ? b.ids : b.targets).push_back(id);
+    }
   }
-  for (const auto& row : j["targets"])
-    for (int id : row) b.targets.push_back(id);
-  b.T = static_cast<minigpt::Index>(b.ids.size()) / b.B;
   return b;
 }
 
