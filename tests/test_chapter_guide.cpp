@@ -16,11 +16,14 @@
 // exist. The two guides must have the same sections in the chapter's order, each naming the
 // chapter's Korean term in its heading, and reference the same things section by section.
 #include "common.hpp"
+#include "xml.hpp"
 
 #include <catch2/catch.hpp>
 
 #include <algorithm>
 #include <cctype>
+#include <filesystem>
+#include <regex>
 #include <map>
 #include <set>
 #include <sstream>
@@ -370,4 +373,42 @@ TEST_CASE("The chapter-guide checker finds each kind of broken reference", "[doc
   CHECK(mentions("a.hpp::AType is in the ko guide only"));
   CHECK(mentions("a.hpp::AType::member2 is in the en guide only"));
   CHECK(mentions("ko: 1 sections, the chapter has 18 concepts"));
+}
+
+TEST_CASE("The docs' links and pictures exist, the pictures are well-formed SVG, and no placeholder is left",
+          "[docs][chapter_guide]") {
+  namespace fs = std::filesystem;
+  const fs::path root(MINIGPT_SOURCE_DIR);
+  std::vector<fs::path> docs = {root / "README.md"};
+  for (const auto& e : fs::directory_iterator(root / "docs"))
+    if (e.path().extension() == ".md") docs.push_back(e.path());
+  REQUIRE(docs.size() >= 8);
+  const std::regex link(R"((!?)\[[^\]]*\]\(([^)\s#]+)(#[^)]*)?\))");
+  const std::regex placeholder(R"((^|#\s*)[A-Z]+(_[A-Z]+)+\s*$)");
+  std::size_t pictures = 0;
+  for (const fs::path& doc : docs) {
+    const std::string text = test::file_bytes(doc.string());
+    INFO(doc.filename().string());
+    CHECK(text.find("@@") == std::string::npos);
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) {
+      INFO(line);
+      CHECK_FALSE(std::regex_search(line, placeholder));
+      for (std::sregex_iterator m(line.begin(), line.end(), link), end; m != end; ++m) {
+        const std::string target = (*m)[2];
+        if (target.find("://") != std::string::npos || target.rfind("mailto:", 0) == 0) continue;
+        const fs::path file = doc.parent_path() / target;
+        INFO("link " << target);
+        CHECK(fs::exists(file));
+        if ((*m)[1] == "!" && file.extension() == ".svg" && fs::exists(file)) {
+          ++pictures;
+          const test::Xml svg(test::file_bytes(file.string()));
+          INFO(svg.error());
+          REQUIRE(svg.ok());
+          CHECK(svg.number("count(/svg:svg)") == 1);
+        }
+      }
+    }
+  }
+  CHECK(pictures >= 6);  // the companion's attention maps, embeddings, scaling law, curves and loss
 }
