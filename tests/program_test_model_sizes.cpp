@@ -104,3 +104,18 @@ TEST_CASE("model_sizes --markdown: the chapter's numbers, computed independently
   CHECK_THAT(bad.out, Contains("does-not-exist/config.json"));
   CHECK(std::count(bad.out.begin(), bad.out.end(), '\n') == 1);
 }
+
+TEST_CASE("docs/companion.md shows the table model_sizes --markdown prints", "[programs][model_sizes][docs]") {
+  const test::Run r = test::run_program("model_sizes", "--markdown");
+  REQUIRE(r.status == 0);
+  const std::string doc = test::file_bytes(std::string(MINIGPT_SOURCE_DIR) + "/docs/companion.md");
+  std::istringstream in(r.out);
+  int rows = 0;
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("|", 0) != 0) continue;
+    INFO(line);
+    CHECK(doc.find("\n" + line + "\n") != std::string::npos);
+    ++rows;
+  }
+  CHECK(rows == 2 + 6);  // header, rule, GPT-1, four GPT-2, GPT-3
+}
