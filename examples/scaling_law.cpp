@@ -18,6 +18,7 @@
 // DIR/scaling.svg (loss against N, the fit, Kaplan's slope beside it) and DIR/curves.svg
 // (each size's training loss against compute), each picture with its numbers as JSON.
 #include <minigpt/minigpt.hpp>
+#include <minigpt/package_data.hpp>
 
 #include <CLI/CLI.hpp>
 
@@ -47,7 +48,7 @@ static std::string read_text(const std::string& path) {
 int main(int argc, char** argv) {
   // ---- 1. flags ----
   CLI::App app{"Train GPTs of growing size with one token budget and fit the scaling law L(N) = (N_c/N)^a + E."};
-  std::string out, data = std::string(MINIGPT_DATA_DIR) + "/tinyshakespeare.txt";
+  std::string out, data;  // data: the bundled tinyshakespeare unless --data names a file
   bool quick = false;
   Index tokens = 3000000;
   std::uint64_t seed = 1337;
@@ -71,6 +72,7 @@ int main(int argc, char** argv) {
   const auto start = std::chrono::steady_clock::now();
   try {
     // ---- 2. the data: one token per character, the last 10% held out ----
+    if (data.empty()) data = package_data("tinyshakespeare.txt", MINIGPT_PACKAGE_DATA);  // found beside the program
     const std::string text = read_text(data);
     const CharTokenizer tok = CharTokenizer::from_text(text);
     const DataSplit split = split_train_val(tok.encode(text), 0.9);
