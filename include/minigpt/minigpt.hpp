@@ -59,6 +59,7 @@
 #include "lr_schedule.hpp"
 #include "parameters.hpp"
 #include "ppo.hpp"
+#include "ppo_trainer.hpp"
 #include "pretokenizer.hpp"
 #include "progress.hpp"
 #include "random.hpp"
