@@ -355,3 +355,38 @@ TEST_CASE("PPO bad input: clear errors", "[ppo_trainer][bad_input]") {
                     Catch::Contains("past the block size of 8"));
   CHECK_THROWS_WITH(pack_responses({{1}}, {{}}, model.config()), Catch::Contains("empty answer"));
 }
+
+TEST_CASE("PPO: the same seed gives the same run, and a missing stop token can cost a penalty", "[ppo_trainer]") {
+  GPT<float> sft = pt::tiny_model<float>(61);
+  Rng rng(62);
+  const auto prompts = pt::toy_prompts(16, rng);
+  PPOOptions o = pt::toy_options();
+  o.steps = 3;
+  auto run = [&] {
+    GPT<float> policy = sft;
+    return run_ppo(policy, sft, pt::liked_share, {}, prompts, o).to_json();
+  };
+  nlohmann::json a = run(), b = run();
+  for (auto* j : {&a, &b})
+    for (auto& s : (*j)["steps"]) s.erase("seconds");  // wall time is the one thing that differs
+  CHECK(a == b);
+  CHECK(std::isnan(PPOStepStats{}.mean_gold));
+  CHECK(a["steps"][0]["mean_gold"].is_null());  // no gold function: null, not a number
+
+  PPOOptions p = pt::toy_options();
+  p.missing_eos_penalty = 2.0;
+  GPT<float> policy = sft;
+  PPOTrainer<float> trainer(policy, sft, pt::liked_share, {}, prompts, p);
+  const PPORollouts<float> r = trainer.rollouts();
+  Index ended = 0;
+  for (Index i = 0; i < r.batch.B; ++i) {
+    const auto ii = static_cast<std::size_t>(i);
+    const bool end = r.answers[ii].back() == pt::stop;
+    ended += end;
+    CHECK(r.cut.ended[ii] == end);
+    CHECK(r.scores(i) == Approx(pt::liked_share(r.prompts[ii], r.answers[ii]) - (end ? 0.0 : 2.0)));
+  }
+  INFO(ended << " of " << r.batch.B << " answers ended");
+  CHECK(ended > 0);
+  CHECK(ended < r.batch.B);
+}
