@@ -19,7 +19,8 @@
 //                in numbers)
 //   the recipe   fact_world.hpp (the small world: facts, pre-training text, questions), jsonl.hpp
 //                (SFT and preference files), labeler.hpp (grading, the ranking labeler),
-//                reward_model.hpp (보상 모델, Bradley–Terry), ppo.hpp (RLHF with PPO)
+//                reward_model.hpp (보상 모델, Bradley–Terry), ppo.hpp (RLHF with PPO: the
+//                arithmetic), ppo_trainer.hpp (the PPO loop: rollouts, value head, updates)
 //   programs     package_data.hpp (the data installed with them)
 #pragma once
 
@@ -61,6 +62,7 @@
 #include "package_data.hpp"
 #include "parameters.hpp"
 #include "ppo.hpp"
+#include "ppo_trainer.hpp"
 #include "pretokenizer.hpp"
 #include "progress.hpp"
 #include "random.hpp"
