@@ -49,6 +49,7 @@
 #include "generation.hpp"
 #include "gguf.hpp"
 #include "gpt.hpp"
+#include "hallucination.hpp"
 #include "jsonl.hpp"
 #include "kv_cache.hpp"
 #include "labeler.hpp"
