@@ -5,6 +5,7 @@
 #include "common.hpp"
 #include "xml.hpp"
 #include <minigpt/calibration.hpp>
+#include <minigpt/hallucination.hpp>
 
 #include <cmath>
 #include <limits>
@@ -186,4 +187,21 @@ TEST_CASE("The reliability diagram and the risk-coverage figure are well-formed 
   const test::Xml svg2(chart::to_svg(risk_coverage_figure(curve, 0.75, "risk")));
   CHECK(svg2.ok());
   CHECK_THROWS_AS(reliability_diagram({a}, {}, "x"), ArgumentError);
+}
+
+TEST_CASE("Questions asked the pre-training way: the cloze and its first word", "[calibration][world]") {
+  CHECK(cloze_of({"Q: Where does Mina Park live?\nA:", "Busan", "Mina Park", 1}) == "Mina Park lives in");
+  CHECK(cloze_of({"Q: What is Mina Park's job?\nA:", "baker", "Mina Park", 1}) == "Mina Park works as a");
+  CHECK(cloze_of({"Q: When was Mina Park born?\nA:", "May", "Mina Park", 1}) == "Mina Park was born in");
+  CHECK(cloze_of({"Q: What is 3 + 4?\nA:", "7", "", -1}) == "3 + 4 =");
+  CHECK_THROWS_AS(cloze_of({"Q: Who is Mina Park?\nA:", "x", "Mina Park", 1}), ArgumentError);
+  CHECK(cloze_word(" Busan, works as a") == " Busan");
+  CHECK(cloze_word(" 7.") == " 7");
+  CHECK(cloze_word(" May and lives") == " May");
+  CHECK(cloze_word("Busan, x") == "");   // no leading space
+  CHECK(cloze_word(" Busa") == "");      // the word never ended
+  CHECK(cloze_word(" , x") == "");       // no word
+  CHECK(grade_cloze(" Busan", "Busan") == Grade::correct);
+  CHECK(grade_cloze(" Jeju", "Busan") == Grade::wrong);
+  CHECK(grade_cloze("", "Busan") == Grade::off_format);
 }

@@ -12,10 +12,13 @@
 // Two ways to ask:
 //   chat   the fine-tuned model's format: prompt "Q: Where does Mina Park live?\nA:", the
 //          answer up to its newline, " Busan\n", graded as it stands;
-//   cloze  the pre-trained model's own way, continuing a sentence: "Mina Park lives in", the
-//          continuation up to its full stop, " Busan.", graded as the chat completion
-//          " Busan\n" (a continuation without the full stop is off-format). A base model
-//          never saw "Q:/A:", so its knowledge and its probabilities are read through the cloze.
+//   cloze  the pre-trained model's own way, continuing a sentence: "Mina Park lives in", and
+//          the answer is the continuation's first word, " Busan" out of " Busan, works as a
+//          ..." (every value of the world is one word; the sentence goes on with "," " and" or
+//          "."), graded as the chat completion " Busan\n" and scored by P(" Busan" | cloze); a
+//          continuation that does not start with a space and end its word is off-format. A
+//          base model never saw "Q:/A:", so its knowledge and its probabilities are read
+//          through the cloze.
 // The cloze of a question is recovered from its prompt and its person (fact_attributes():
 // "Where does {n} live?" <-> "{n} lives in"; "What is 3 + 4?" <-> "3 + 4 =").
 //
@@ -23,7 +26,8 @@
 //
 // Example:
 //   cloze_of({"Q: Where does Mina Park live?\nA:", "Busan", "Mina Park", 1})  -> "Mina Park lives in"
-//   grade_cloze(" Busan.", "Busan") -> correct;  grade_cloze(" Busan", "Busan") -> off-format
+//   cloze_word(" Busan, works as") -> " Busan";  cloze_word("Busan") -> "" (no leading space)
+//   grade_cloze(" Busan", "Busan") -> correct;  grade_cloze("", "Busan") -> off-format
 #pragma once
 
 #include "confidence.hpp"
@@ -60,10 +64,21 @@ inline std::string cloze_of(const EvalExample& e) {
   throw ArgumentError("cloze_of: not a question of the fact world: " + escape_bytes(e.prompt));
 }
 
-// A cloze continuation " <answer>." graded as the chat completion " <answer>\n".
-inline Grade grade_cloze(const std::string& continuation, const std::string& answer) {
-  if (continuation.empty() || continuation.back() != '.') return Grade::off_format;
-  return grade_completion(continuation.substr(0, continuation.size() - 1) + "\n", answer);
+// The first word of a cloze continuation, with its leading space: " Busan" out of
+// " Busan, works as a"; "" when the continuation does not start with a space or its word does
+// not end (at a space, ',', '.' or a newline) within it.
+inline std::string cloze_word(const std::string& continuation) {
+  if (continuation.size() < 2 || continuation[0] != ' ') return "";
+  const std::size_t end = continuation.find_first_of(" ,.\n", 1);
+  if (end == std::string::npos || end == 1) return "";
+  return continuation.substr(0, end);
+}
+
+// A cloze answer (its first word, " Busan") graded as the chat completion " Busan\n"; an empty
+// word is off-format.
+inline Grade grade_cloze(const std::string& word, const std::string& answer) {
+  if (word.empty()) return Grade::off_format;
+  return grade_completion(word + "\n", answer);
 }
 
 // One question asked: what was asked, what came back, its grade and confidence.
@@ -98,8 +113,22 @@ std::vector<AskedQuestion> ask_questions(GPT<S>& model, const Tokenizer& tok, co
     const ModelAnswer m = answer(model, tok, q.asked, a);
     q.completion = m.completion;
     q.confidence = m.confidence.prob;
-    q.grade = opt.style == AskStyle::chat ? grade_completion(q.completion, q.row.answer) : grade_cloze(q.completion, q.row.answer);
-    if (opt.samples > 0) q.agreement = self_consistency(sample_answers(model, tok, q.asked, opt.samples, rng, a), q.completion).agreement;
+    if (opt.style == AskStyle::chat) {
+      q.grade = grade_completion(q.completion, q.row.answer);
+    } else {  // the first word is the answer, scored alone
+      const std::string word = cloze_word(m.completion);
+      q.grade = grade_cloze(word, q.row.answer);
+      if (!word.empty()) {
+        q.completion = word;
+        q.confidence = completion_confidence(model, model.activations(), tok.encode(q.asked), tok.encode(word)).prob;
+      }
+    }
+    if (opt.samples > 0) {
+      std::vector<std::string> samples = sample_answers(model, tok, q.asked, opt.samples, rng, a);
+      if (opt.style == AskStyle::cloze)
+        for (std::string& x : samples) x = cloze_word(x);
+      q.agreement = self_consistency(samples, q.completion).agreement;
+    }
     out.push_back(q);
     if (on_done) on_done(static_cast<Index>(i));
   }
