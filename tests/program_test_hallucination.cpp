@@ -1,0 +1,129 @@
+// The hallucination program on a stand-in of the recipe's folder (a tiny world, a base model
+// pre-trained for a few hundred steps, a model fine-tuned on the demonstrations as text): the
+// report's figures recomputed independently from the answers it lists, its grades and
+// confidences checked against the grader and a forward pass of the saved model, and one clear
+// line for bad flags and bad folders.
+#include <catch2/catch.hpp>
+#include "common.hpp"
+#include "stand_in_recipe.hpp"
+#include "xml.hpp"
+#include <minigpt/minigpt.hpp>
+
+#include <cmath>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+using namespace minigpt;
+using Catch::Matchers::Contains;
+
+namespace hallucination_program_test {
+
+const std::string& recipe_dir() {
+  static const std::string dir = [] {
+    const std::string d = test::temp_dir("hallucination_recipe");
+    test::StandInOptions o;
+    o.world.groups = {{{12, 4, 4}, {8, 0, 4}, {8, 0, 4}, {12, 4, 4}}};
+    o.world.often_min = 8, o.world.often_max = 16;
+    o.world.arithmetic_max = 3, o.world.arithmetic_repeats = 8;
+    o.world.prose_chars = 4000, o.world.validation_chars = 0;
+    o.n_layer = 2, o.n_head = 2, o.n_embd = 32, o.block = 80, o.batch = 8;
+    o.base_steps = 150, o.sft_steps = 60, o.demo_repeats = 10;
+    // The first 4,000 characters of tinyshakespeare lack a 'Q': a paragraph that has one first.
+    test::make_stand_in_recipe(d, "Q: a question? A: an answer.\n\n" + detail::read_file(test::data("tinyshakespeare.txt")), o);
+    return d;
+  }();
+  return dir;
+}
+
+std::vector<nlohmann::json> jsonl_rows(const std::string& path) {
+  std::vector<nlohmann::json> rows;
+  std::istringstream in(test::file_bytes(path));
+  for (std::string line; std::getline(in, line);) rows.push_back(nlohmann::json::parse(line));
+  return rows;
+}
+
+}  // namespace hallucination_program_test
+
+namespace hp = hallucination_program_test;
+
+TEST_CASE("hallucination measures calibration, groups and abstention on a stand-in recipe", "[programs][hallucination]") {
+  const std::string out = test::temp_dir("hallucination_out");
+  const test::Run r = test::run_program("hallucination", "--recipe " + hp::recipe_dir() + " --out " + out + " --samples 3");
+  INFO(r.out);
+  REQUIRE(r.status == 0);
+  CHECK_THAT(r.out, Contains("Experiment 1") && Contains("Experiment 2") && Contains("Experiment 4") &&
+                        Contains("Experiment 3") && Contains("not yet"));
+  const auto report = test::read_json(out + "/report.json");
+  const auto eval = read_eval_jsonl(hp::recipe_dir() + "/data/eval.jsonl");
+  CHECK(report["questions"].get<std::size_t>() == eval.size());
+
+  // The singleton rate: people of the world mentioned once over all mentions, from world.json.
+  const auto world = test::read_json(hp::recipe_dir() + "/data/world.json");
+  CHECK(report["singletons"]["singletons"].get<Index>() == 8);
+  CHECK(report["singletons"]["singleton_rate"].get<double>() == Approx(world["singleton_rate"].get<double>()));
+
+  // Every answer is listed: the grades follow the grader, and per group they add up to the report.
+  const auto answers = hp::jsonl_rows(out + "/answers.jsonl");
+  REQUIRE(answers.size() == 2 * eval.size());
+  std::map<std::string, std::map<std::string, int>> sft_counts;  // group -> grade -> count
+  std::vector<double> conf;
+  std::vector<bool> right;
+  GPT<float> sft = load_model<float>(hp::recipe_dir() + "/sft");
+  const auto tok = load_tokenizer(hp::recipe_dir() + "/sft");
+  GPTActivations<float> acts;
+  for (std::size_t i = eval.size(); i < answers.size(); ++i) {
+    const auto& a = answers[i];
+    REQUIRE(a["model"] == "sft");
+    const std::string completion = a["completion"], answer = a["answer"], grade = a["grade"];
+    CHECK(grade == grade_name(grade_completion(completion, answer)));
+    const Index m = a["mentions"];
+    ++sft_counts[m < 0 ? "arithmetic" : mention_groups()[static_cast<std::size_t>(mention_group_of(m))].name][grade];
+    if (i < eval.size() + 5 && !completion.empty()) {  // the confidence is the saved model's P(completion | prompt)
+      const double p = completion_confidence(sft, acts, tok->encode(a["asked"].get<std::string>()), tok->encode(completion)).prob;
+      CHECK(a["confidence"].get<double>() == Approx(p).epsilon(1e-5));
+    }
+    if (grade != "I don't know") {
+      conf.push_back(a["confidence"]);
+      right.push_back(grade == "correct");
+    }
+  }
+  for (const auto& [group, counts] : sft_counts) {
+    int n = 0;
+    for (const auto& kv : counts) n += kv.second;
+    INFO(group);
+    const auto& g = report["outcomes"]["sft_chat"][group];
+    CHECK(g["n"].get<int>() == n);
+    CHECK(g["accuracy"].get<double>() == Approx(counts.count("correct") ? counts.at("correct") / double(n) : 0.0));
+    CHECK(g["idk"].get<double>() == Approx(counts.count("I don't know") ? counts.at("I don't know") / double(n) : 0.0));
+  }
+  // The SFT model's ECE, recomputed here: 15 bins, |accuracy − confidence| weighted by count.
+  double ece = 0;
+  for (int k = 0; k < 15; ++k) {
+    double sc = 0, sy = 0, n = 0;
+    for (std::size_t i = 0; i < conf.size(); ++i)
+      if (std::min(14, static_cast<int>(conf[i] * 15)) == k) sc += conf[i], sy += right[i], n += 1;
+    if (n > 0) ece += n / static_cast<double>(conf.size()) * std::abs(sy / n - sc / n);
+  }
+  CHECK(report["calibration"][1]["figures"]["ece"].get<double>() == Approx(ece).margin(1e-12));
+  CHECK(report["calibration"].size() == 3);  // base, SFT, SFT by self-consistency
+  CHECK(report["abstention"]["best"]["score"].get<double>() >= report["abstention"]["answer_all_score"].get<double>());
+
+  for (const char* picture : {"reliability.svg", "risk_coverage.svg"}) {
+    const test::Xml svg(test::file_bytes(out + "/" + picture));
+    CHECK(svg.ok());
+  }
+}
+
+TEST_CASE("hallucination answers bad flags and bad folders with one line", "[programs][hallucination]") {
+  const test::Run no_out = test::run_program("hallucination", "--recipe x");
+  CHECK(no_out.status == 2);
+  CHECK_THAT(no_out.out, Contains("--out"));
+  CHECK(test::run_program("hallucination", "--recipe x --out y --target 1.5").status == 2);
+  const std::string empty = test::temp_dir("hallucination_empty");
+  const test::Run missing = test::run_program("hallucination", "--recipe " + empty + " --out " + empty + "/o");
+  CHECK(missing.status == 1);
+  CHECK_THAT(missing.out, Contains("eval.jsonl"));
+  CHECK(std::count(missing.out.begin(), missing.out.end(), '\n') == 1);
+}

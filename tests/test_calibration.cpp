@@ -1,0 +1,207 @@
+// Calibration, abstention and the graders (calibration.hpp), on hand-made answers whose ECE,
+// Brier score, risk–coverage points and per-group rates were worked out by hand (the sums are
+// written beside each check), and the singleton rate against the world's own count.
+#include <catch2/catch.hpp>
+#include "common.hpp"
+#include "xml.hpp"
+#include <minigpt/calibration.hpp>
+#include <minigpt/hallucination.hpp>
+
+#include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
+
+using namespace minigpt;
+using Catch::Matchers::Contains;
+
+TEST_CASE("ECE, MCE and Brier of the header's worked example", "[calibration]") {
+  // c = [0.2 0.4 0.6 0.9], y = [0 1 1 1], 2 bins: [0, 0.5) holds 0.2 and 0.4, [0.5, 1] the rest.
+  const Calibration cal = calibration({0.2, 0.4, 0.6, 0.9}, {false, true, true, true}, 2);
+  REQUIRE(cal.bins.size() == 2);
+  CHECK(cal.bins[0].count == 2);
+  CHECK(cal.bins[0].mean_confidence == Approx(0.3));
+  CHECK(cal.bins[0].accuracy == Approx(0.5));
+  CHECK(cal.bins[1].count == 2);
+  CHECK(cal.bins[1].mean_confidence == Approx(0.75));
+  CHECK(cal.bins[1].accuracy == Approx(1.0));
+  CHECK(cal.ece == Approx(0.5 * 0.2 + 0.5 * 0.25));                        // 0.225
+  CHECK(cal.mce == Approx(0.25));
+  CHECK(cal.brier == Approx((0.04 + 0.36 + 0.16 + 0.01) / 4));            // 0.1425
+  CHECK(cal.accuracy == Approx(0.75));
+  CHECK(cal.mean_confidence == Approx(0.525));
+}
+
+TEST_CASE("ECE with the default 15 bins", "[calibration]") {
+  // 0.05 -> bin 0 (0.75), 0.95 -> bin 14 (14.25), 0.5 -> bin 7 (7.5)
+  const std::vector<double> c{0.05, 0.05, 0.95, 0.95, 0.5};
+  const std::vector<bool> y{false, false, true, false, true};
+  const Calibration cal = calibration(c, y);
+  REQUIRE(cal.bins.size() == 15);
+  CHECK(cal.bins[0].count == 2);
+  CHECK(cal.bins[7].count == 1);
+  CHECK(cal.bins[14].count == 2);
+  CHECK(cal.bins[14].lo == Approx(14.0 / 15));
+  // gaps: bin 0 |0 − 0.05|, bin 14 |0.5 − 0.95|, bin 7 |1 − 0.5|
+  CHECK(cal.ece == Approx((2 * 0.05 + 2 * 0.45 + 1 * 0.5) / 5));          // 0.3
+  CHECK(cal.mce == Approx(0.5));
+  CHECK(cal.brier == Approx((0.0025 + 0.0025 + 0.0025 + 0.9025 + 0.25) / 5));  // 0.232
+
+  // Ten answers at 0.7, seven right: calibrated (ECE 0) yet not certain (Brier 0.21).
+  const Calibration calibrated = calibration(std::vector<double>(10, 0.7),
+                                             {true, true, true, true, true, true, true, false, false, false});
+  CHECK(calibrated.ece == Approx(0.0).margin(1e-12));
+  CHECK(calibrated.brier == Approx((7 * 0.09 + 3 * 0.49) / 10));
+  // Always sure and right half the time: ECE 0.5, Brier 0.5.
+  const Calibration overconfident = calibration({1.0, 1.0, 1.0, 1.0}, {true, false, true, false});
+  CHECK(overconfident.bins[14].count == 4);  // c = 1 belongs to the last bin
+  CHECK(overconfident.ece == Approx(0.5));
+  CHECK(overconfident.brier == Approx(0.5));
+}
+
+TEST_CASE("Calibration bins are half-open and bad input is refused", "[calibration]") {
+  CHECK(calibration_bin(0.0, 4) == 0);
+  CHECK(calibration_bin(0.25, 4) == 1);  // [0.25, 0.5)
+  CHECK(calibration_bin(0.5, 4) == 2);
+  CHECK(calibration_bin(0.999, 4) == 3);
+  CHECK(calibration_bin(1.0, 4) == 3);
+  const Calibration empty = calibration({}, {});
+  CHECK(empty.count == 0);
+  CHECK(empty.ece == 0.0);
+  CHECK_THROWS_AS(calibration({0.5}, {true, false}), ArgumentError);
+  CHECK_THROWS_WITH(calibration({0.5, 1.5}, {true, false}), Contains("confidence 1") && Contains("not in [0, 1]"));
+  CHECK_THROWS_AS(calibration({std::nan("")}, {true}), ArgumentError);
+  CHECK_THROWS_AS(calibration({0.5}, {true}, 0), ArgumentError);
+}
+
+TEST_CASE("The risk-coverage sweep and the best threshold for t = 0.75", "[calibration]") {
+  // The worked example, plus one answer the model already gave as "I don't know" (c 0.99).
+  const std::vector<double> c{0.2, 0.4, 0.6, 0.9, 0.99};
+  const std::vector<Grade> g{Grade::wrong, Grade::correct, Grade::correct, Grade::correct, Grade::idk};
+  const auto curve = risk_coverage(c, g, 0.75);
+  // tau: 0, 0.2, 0.4, 0.6, 0.9, 0.99, inf
+  REQUIRE(curve.size() == 7);
+  CHECK(curve[0].tau == 0.0);
+  CHECK(curve[0].answered == 4);
+  CHECK(curve[0].coverage == Approx(4.0 / 5));
+  CHECK(curve[0].risk == Approx(0.25));
+  CHECK(curve[0].score == Approx((3 - 3 * 1) / 5.0));  // a wrong answer costs 0.75/0.25 = 3
+  CHECK(curve[1].score == Approx(0.0));                // tau 0.2 still answers the 0.2 one
+  CHECK(curve[2].tau == Approx(0.4));
+  CHECK(curve[2].answered == 3);
+  CHECK(curve[2].risk == 0.0);
+  CHECK(curve[2].score == Approx(3 / 5.0));
+  CHECK(curve[3].score == Approx(2 / 5.0));
+  CHECK(curve[6].tau == std::numeric_limits<double>::infinity());
+  CHECK(curve[6].answered == 0);
+  CHECK(curve[6].score == 0.0);
+  const CoveragePoint best = best_threshold(curve);
+  CHECK(best.tau == Approx(0.4));
+  // Under the binary grader (t = 0) guessing never costs: answering everything is best.
+  CHECK(best_threshold(risk_coverage(c, g, 0.0)).tau == 0.0);
+  // Abstaining below the best tau turns the 0.2 answer into "I don't know".
+  const auto after = abstain_below(c, g, best.tau);
+  CHECK(after[0] == Grade::idk);
+  CHECK(after[1] == Grade::correct);
+  CHECK_THROWS_AS(risk_coverage(c, g, 1.0), ArgumentError);
+  CHECK_THROWS_AS(best_threshold({}), ArgumentError);
+}
+
+TEST_CASE("Outcomes per mention group and the two graders' scores", "[calibration]") {
+  const std::vector<Index> mentions{0, 0, 1, 2, 3, 40, -1};
+  const std::vector<Grade> g{Grade::idk,  Grade::wrong,   Grade::wrong,     Grade::correct,
+                             Grade::idk,  Grade::correct, Grade::off_format};
+  const GroupOutcomes o = outcomes_by_group(mentions, g);
+  const GradeCounts& never = o.group[0];
+  CHECK(never.total == 2);
+  CHECK(never.idk() == Approx(0.5));
+  CHECK(never.error() == Approx(0.5));
+  CHECK(o.group[1].error() == Approx(1.0));
+  CHECK(o.group[2].total == 2);
+  CHECK(o.group[2].accuracy() == Approx(0.5));
+  CHECK(o.group[2].idk() == Approx(0.5));
+  CHECK(o.group[3].accuracy() == Approx(1.0));
+  CHECK(o.arithmetic.off_format() == Approx(1.0));
+  CHECK(o.all.total == 7);
+  CHECK(o.all.binary_score() == Approx(2 / 7.0));
+  // right 2, wrong 2 + off-format 1 at −3 each: (2 − 9) / 7
+  CHECK(o.all.target_score(0.75) == Approx((2 - 9) / 7.0));
+  // the never group: IDK 0, wrong −3 -> −1.5 per question; binary 0
+  CHECK(never.target_score(0.75) == Approx(-1.5));
+  CHECK(never.binary_score() == 0.0);
+  CHECK_THROWS_AS(outcomes_by_group({0}, {}), ArgumentError);
+}
+
+// Prose holding every character a small world's questions need, and no full name.
+static std::string calibration_test_prose() {
+  return "ABCDEFGHIJKLMNOPQRSTUVWXYZ abcdefghijklmnopqrstuvwxyz 0123456789 ?:'.,+-=\n\n";
+}
+
+TEST_CASE("The singleton rate counts people mentioned exactly once", "[calibration][world]") {
+  const SingletonStats s = singleton_stats({0, 1, 1, 2, 5});
+  CHECK(s.people == 5);
+  CHECK(s.mentioned == 4);
+  CHECK(s.mentions == 9);
+  CHECK(s.singletons == 2);
+  CHECK(s.rate == Approx(2.0 / 9));
+  CHECK(s.share == Approx(0.5));
+  CHECK(singleton_stats({}).rate == 0.0);
+  CHECK_THROWS_AS(singleton_stats({1, -1}), ArgumentError);
+
+  // A small world: the rate from its people's mention counts, against the number of sentences
+  // of its pre-training text that name each person (counted in the text itself).
+  WorldOptions o;
+  o.groups = {{{4, 1, 1}, {5, 0, 2}, {3, 0, 1}, {2, 1, 1}}};
+  o.often_min = 4, o.often_max = 6;
+  o.prose_chars = 1000, o.validation_chars = 0;
+  const FactWorld w = FactWorld::generate(o, calibration_test_prose());
+  std::vector<Index> counted;
+  for (const Person& p : w.people()) {
+    Index n = 0;
+    const std::string line_start = p.name + " ";
+    for (std::size_t at = w.pretrain_text().find(line_start); at != std::string::npos;
+         at = w.pretrain_text().find(line_start, at + 1))
+      n += at == 0 || w.pretrain_text()[at - 1] == '\n';
+    counted.push_back(n);
+  }
+  const SingletonStats t = singleton_stats(counted);
+  CHECK(t.singletons == 5);
+  CHECK(t.rate == Approx(w.stats().singleton_rate));
+  CHECK(t.share == Approx(w.stats().singleton_share));
+}
+
+TEST_CASE("The reliability diagram and the risk-coverage figure are well-formed SVG", "[calibration][chart]") {
+  const Calibration a = calibration({0.2, 0.4, 0.6, 0.9}, {false, true, true, true});
+  const Calibration b = calibration({0.1, 0.95}, {false, true});
+  const chart::Figure f = reliability_diagram({a, b}, {"base", "SFT"}, "reliability");
+  const test::Xml svg(chart::to_svg(f));
+  REQUIRE(svg.ok());
+  const std::string text = chart::to_svg(f);
+  // 15 bins: each answer alone in its bin: (0.2 + 0.6 + 0.4 + 0.1) / 4 = 0.325
+  CHECK_THAT(text, Contains("base (ECE 0.325, n 4)"));
+  // bars: 4 non-empty bins for base, 2 for SFT; counts drawn over them
+  CHECK(f.series[1].x.size() == 4);
+  CHECK(f.series[2].x.size() == 2);
+  CHECK(f.series[1].point_labels == std::vector<std::string>{"1", "1", "1", "1"});
+  const auto curve = risk_coverage({0.2, 0.4, 0.6, 0.9}, {Grade::wrong, Grade::correct, Grade::correct, Grade::correct}, 0.75);
+  const test::Xml svg2(chart::to_svg(risk_coverage_figure(curve, 0.75, "risk")));
+  CHECK(svg2.ok());
+  CHECK_THROWS_AS(reliability_diagram({a}, {}, "x"), ArgumentError);
+}
+
+TEST_CASE("Questions asked the pre-training way: the cloze and its first word", "[calibration][world]") {
+  CHECK(cloze_of({"Q: Where does Mina Park live?\nA:", "Busan", "Mina Park", 1}) == "Mina Park lives in");
+  CHECK(cloze_of({"Q: What is Mina Park's job?\nA:", "baker", "Mina Park", 1}) == "Mina Park works as a");
+  CHECK(cloze_of({"Q: When was Mina Park born?\nA:", "May", "Mina Park", 1}) == "Mina Park was born in");
+  CHECK(cloze_of({"Q: What is 3 + 4?\nA:", "7", "", -1}) == "3 + 4 =");
+  CHECK_THROWS_AS(cloze_of({"Q: Who is Mina Park?\nA:", "x", "Mina Park", 1}), ArgumentError);
+  CHECK(cloze_word(" Busan, works as a") == " Busan");
+  CHECK(cloze_word(" 7.") == " 7");
+  CHECK(cloze_word(" May and lives") == " May");
+  CHECK(cloze_word("Busan, x") == "");   // no leading space
+  CHECK(cloze_word(" Busa") == "");      // the word never ended
+  CHECK(cloze_word(" , x") == "");       // no word
+  CHECK(grade_cloze(" Busan", "Busan") == Grade::correct);
+  CHECK(grade_cloze(" Jeju", "Busan") == Grade::wrong);
+  CHECK(grade_cloze("", "Busan") == Grade::off_format);
+}
