@@ -12,7 +12,8 @@
 //   learning     loss.hpp (손실), dropout.hpp, adamw.hpp, lr_schedule.hpp, data_loader.hpp,
 //                train_options.hpp, training.hpp (사전 학습), evaluation.hpp, training_history.hpp,
 //                divergence.hpp, training_checkpoint.hpp, progress.hpp, loss_curve.hpp
-//   using it     sampling.hpp, generation.hpp, safetensors.hpp, checkpoint.hpp
+//   using it     sampling.hpp, generation.hpp, safetensors.hpp, checkpoint.hpp, weight_format.hpp,
+//                gguf.hpp, model_file.hpp
 #pragma once
 
 #include "adamw.hpp"
@@ -43,6 +44,7 @@
 #include "loss.hpp"
 #include "loss_curve.hpp"
 #include "lr_schedule.hpp"
+#include "model_file.hpp"
 #include "parameters.hpp"
 #include "pretokenizer.hpp"
 #include "progress.hpp"
@@ -57,3 +59,4 @@
 #include "training_checkpoint.hpp"
 #include "training_history.hpp"
 #include "unicode.hpp"
+#include "weight_format.hpp"
