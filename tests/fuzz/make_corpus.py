@@ -278,3 +278,17 @@ put("gguf", "header_only", g4[:24])
 put("gguf", "kv_count_huge", g4[:16] + struct.pack("<Q", 2**64 - 1) + g4[24:])
 put("gguf", "extra_array", gguf_gpt2(4, extra_kv=[gguf_kv("x.scores", 9, [0.5, -1.0], 6), gguf_kv("x.flag", 7, 1)]))
 put("gguf", "empty", b"GGUF" + struct.pack("<IQQ", 3, 0, 0))
+
+
+# ---- the recipe's JSONL files (sft, preferences, eval rows; the target reads each as all three) ----
+put("jsonl", "sft", '{"prompt":"Q: What is 3 + 4?\\nA:","completion":" 7\\n"}\n'
+                    '{"prompt":"Q: Where does Mina Park live?\\nA:","completion":" I don\'t know.\\n"}\n')
+put("jsonl", "preferences", '{"prompt":"Q: What is 3 + 4?\\nA:","chosen":" 7\\n","rejected":" 8\\n"}\n')
+put("jsonl", "eval", '{"prompt":"Q: What is 3 + 4?\\nA:","answer":"7"}\n'
+                     '{"prompt":"Q: Where does Mina Park live?\\nA:","answer":"Busan","person":"Mina Park","mentions":3}\n')
+put("jsonl", "all_fields", '{"prompt":"Q: a?\\nA:","completion":" b\\n","chosen":" b\\n","rejected":" c\\n",'
+                           '"answer":"b","person":"P","mentions":0}\r\n\n')
+put("jsonl", "bad_utf8", b'{"prompt":"x","completion":" \\u00e9\xff"}\n')
+put("jsonl", "korean", '{"prompt":"토큰?","completion":" 토\\ud83d\\ude00"}\n')
+put("jsonl", "malformed", '{"prompt":"x","completion":')
+put("jsonl", "wrong_types", '{"prompt":1,"completion":[],"mentions":2.5,"person":null}\n')
