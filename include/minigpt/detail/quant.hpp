@@ -202,15 +202,30 @@ inline Q8_0Matrix quantize_matrix_q8_0(const float* W, Index rows, Index cols) {
   return m;
 }
 
-// ---- kernels: which instructions run the products ----------------------------------------
+// A weight matrix (rows = out, cols = in) in bf16, row-major.
+struct BF16Matrix {
+  Index rows = 0, cols = 0;
+  std::vector<std::uint16_t> data;
+  const std::uint16_t* row(Index o) const { return data.data() + o * cols; }
+};
 
-enum class SimdKernel { scalar, avx2, avx_vnni, avx512_vnni };
+inline BF16Matrix to_bf16_matrix(const float* W, Index rows, Index cols) {
+  BF16Matrix m;
+  m.rows = rows;
+  m.cols = cols;
+  m.data.resize(static_cast<std::size_t>(checked_mul(rows, cols, "bf16 matrix")));
+  for (std::size_t i = 0; i < m.data.size(); ++i) m.data[i] = float_to_bf16(W[i]);
+  return m;
+}
+
+// ---- kernels ------------------------------------------------------------------------------
+
+enum class SimdKernel { scalar, avx2, avx512_vnni };
 
 inline const char* simd_kernel_name(SimdKernel k) {
   switch (k) {
     case SimdKernel::scalar: return "scalar";
     case SimdKernel::avx2: return "avx2";
-    case SimdKernel::avx_vnni: return "avx_vnni";
     case SimdKernel::avx512_vnni: return "avx512_vnni";
   }
   return "?";
@@ -224,19 +239,18 @@ inline bool simd_kernel_supported(SimdKernel k) {
   const bool f16c = __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C) != 0;
   const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && f16c;
   if (k == SimdKernel::avx2) return avx2;
-  if (k == SimdKernel::avx_vnni)  // CPUID.(EAX=7, ECX=1):EAX bit 4 (Alder Lake, Zen 5 and later)
-    return avx2 && __get_cpuid_count(7, 1, &a, &b, &c, &d) && (a & (1u << 4)) != 0;
   return avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
+         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+         __builtin_cpu_supports("avx512vnni");
 #else
   return false;
 #endif
 }
 
-// The fastest kernel this CPU runs.
+// The widest kernel this CPU runs.
 inline SimdKernel best_simd_kernel() {
-  for (SimdKernel k : {SimdKernel::avx512_vnni, SimdKernel::avx_vnni, SimdKernel::avx2})
-    if (simd_kernel_supported(k)) return k;
+  if (simd_kernel_supported(SimdKernel::avx512_vnni)) return SimdKernel::avx512_vnni;
+  if (simd_kernel_supported(SimdKernel::avx2)) return SimdKernel::avx2;
   return SimdKernel::scalar;
 }
 
@@ -244,6 +258,252 @@ inline void require_kernel(SimdKernel k, const char* who) {
   if (!simd_kernel_supported(k))
     throw ArgumentError(std::string(who) + ": this CPU cannot run the " + simd_kernel_name(k) + " kernel");
 }
+
+// -- scalar: the reference --
+
+inline std::int32_t block_dot_scalar(const BlockQ8_0& w, const BlockQ8_0& x) {
+  std::int32_t s = 0;
+  for (Index j = 0; j < kQ8Block; ++j) s += static_cast<std::int32_t>(w.qs[j]) * static_cast<std::int32_t>(x.qs[j]);
+  return s;
+}
+
+inline float dot_q8_0_scalar(const BlockQ8_0* w, const BlockQ8_0* x, Index nb) {
+  float acc = 0.0f;
+  for (Index b = 0; b < nb; ++b)
+    acc += half_to_float(w[b].d) * half_to_float(x[b].d) * static_cast<float>(block_dot_scalar(w[b], x[b]));
+  return acc;
+}
+
+inline float dot_bf16_scalar(const std::uint16_t* w, const float* x, Index n) {
+  float acc = 0.0f;
+  for (Index i = 0; i < n; ++i) acc += bf16_to_float(w[i]) * x[i];
+  return acc;
+}
+
+#if MINIGPT_QUANT_X86
+// -- AVX2 --
+#define MINIGPT_AVX2 __attribute__((target("avx2,fma,f16c")))
+
+MINIGPT_AVX2 inline __m256i block_products_avx2(const BlockQ8_0& w, const BlockQ8_0& x) {
+  const __m256i qw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w.qs));
+  const __m256i qx = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.qs));
+  const __m256i pairs = _mm256_maddubs_epi16(_mm256_abs_epi8(qw), _mm256_sign_epi8(qx, qw));  // 16 × int16
+  return _mm256_madd_epi16(pairs, _mm256_set1_epi16(1));                                       // 8 × int32
+}
+
+MINIGPT_AVX2 inline float hsum_avx2(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+MINIGPT_AVX2 inline std::int32_t hsum_epi32_avx2(__m256i v) {
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+  return _mm_cvtsi128_si32(s);
+}
+
+MINIGPT_AVX2 inline float dot_q8_0_avx2(const BlockQ8_0* w, const BlockQ8_0* x, Index nb) {
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  Index b = 0;
+  for (; b + 1 < nb; b += 2) {
+    const __m256 d0 = _mm256_set1_ps(_cvtsh_ss(w[b].d) * _cvtsh_ss(x[b].d));
+    const __m256 d1 = _mm256_set1_ps(_cvtsh_ss(w[b + 1].d) * _cvtsh_ss(x[b + 1].d));
+    acc0 = _mm256_fmadd_ps(d0, _mm256_cvtepi32_ps(block_products_avx2(w[b], x[b])), acc0);
+    acc1 = _mm256_fmadd_ps(d1, _mm256_cvtepi32_ps(block_products_avx2(w[b + 1], x[b + 1])), acc1);
+  }
+  if (b < nb) {
+    const __m256 d0 = _mm256_set1_ps(_cvtsh_ss(w[b].d) * _cvtsh_ss(x[b].d));
+    acc0 = _mm256_fmadd_ps(d0, _mm256_cvtepi32_ps(block_products_avx2(w[b], x[b])), acc0);
+  }
+  return hsum_avx2(_mm256_add_ps(acc0, acc1));
+}
+
+MINIGPT_AVX2 inline void block_sums_avx2(const BlockQ8_0* w, const BlockQ8_0* x, Index nb, std::int32_t* out) {
+  for (Index b = 0; b < nb; ++b) out[b] = hsum_epi32_avx2(block_products_avx2(w[b], x[b]));
+}
+
+MINIGPT_AVX2 inline __m256 load_bf16x8_avx2(const std::uint16_t* p) {
+  const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+
+MINIGPT_AVX2 inline float dot_bf16_avx2(const std::uint16_t* w, const float* x, Index n) {
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  Index i = 0;
+  for (; i + 16 <= n; i += 16) {
+    acc0 = _mm256_fmadd_ps(load_bf16x8_avx2(w + i), _mm256_loadu_ps(x + i), acc0);
+    acc1 = _mm256_fmadd_ps(load_bf16x8_avx2(w + i + 8), _mm256_loadu_ps(x + i + 8), acc1);
+  }
+  for (; i + 8 <= n; i += 8) acc0 = _mm256_fmadd_ps(load_bf16x8_avx2(w + i), _mm256_loadu_ps(x + i), acc0);
+  float s = hsum_avx2(_mm256_add_ps(acc0, acc1));
+  for (; i < n; ++i) s += bf16_to_float(w[i]) * x[i];
+  return s;
+}
+
+// -- AVX-512 with VNNI --
+// GCC 12's AVX-512 headers start some casts and reductions from an undefined register and
+// warn about it wherever they are inlined (GCC bug 105593, fixed in 13): silenced here only.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+#define MINIGPT_AVX512 __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")))
+
+// q_w's sign moved onto q_x, so that |q_w| (unsigned) · that (signed) = q_w · q_x.
+MINIGPT_AVX512 inline __m512i signed_products_avx512(__m512i qw, __m512i qx) {
+  const __mmask64 negative = _mm512_movepi8_mask(qw);
+  const __m512i sx = _mm512_mask_sub_epi8(qx, negative, _mm512_setzero_si512(), qx);
+  return _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_abs_epi8(qw), sx);  // 16 × int32
+}
+
+// Blocks b and b+1 side by side in one register (a block's 32 bytes are not contiguous with
+// the next block's: each has its 2-byte scale in front).
+MINIGPT_AVX512 inline __m512i load_two_blocks_avx512(const BlockQ8_0* p) {
+  const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p[0].qs));
+  const __m256i hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p[1].qs));
+  return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+}
+
+MINIGPT_AVX512 inline __m256i block_products_avx512(const BlockQ8_0& w, const BlockQ8_0& x) {
+  const __m256i qw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w.qs));
+  const __m256i qx = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.qs));
+  const __mmask32 negative = _mm256_movepi8_mask(qw);
+  const __m256i sx = _mm256_mask_sub_epi8(qx, negative, _mm256_setzero_si256(), qx);
+  return _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_abs_epi8(qw), sx);  // 8 × int32
+}
+
+MINIGPT_AVX512 inline float dot_q8_0_avx512(const BlockQ8_0* w, const BlockQ8_0* x, Index nb) {
+  __m512 acc = _mm512_setzero_ps();
+  Index b = 0;
+  for (; b + 1 < nb; b += 2) {
+    const __m512i p = signed_products_avx512(load_two_blocks_avx512(w + b), load_two_blocks_avx512(x + b));
+    const float d0 = _cvtsh_ss(w[b].d) * _cvtsh_ss(x[b].d), d1 = _cvtsh_ss(w[b + 1].d) * _cvtsh_ss(x[b + 1].d);
+    const __m512 d = _mm512_mask_blend_ps(__mmask16(0xff00), _mm512_set1_ps(d0), _mm512_set1_ps(d1));
+    acc = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(p), acc);
+  }
+  float s = _mm512_reduce_add_ps(acc);
+  if (b < nb) {
+    const __m256 d0 = _mm256_set1_ps(_cvtsh_ss(w[b].d) * _cvtsh_ss(x[b].d));
+    s += hsum_avx2(_mm256_mul_ps(d0, _mm256_cvtepi32_ps(block_products_avx512(w[b], x[b]))));
+  }
+  return s;
+}
+
+MINIGPT_AVX512 inline void block_sums_avx512(const BlockQ8_0* w, const BlockQ8_0* x, Index nb, std::int32_t* out) {
+  Index b = 0;
+  for (; b + 1 < nb; b += 2) {
+    const __m512i p = signed_products_avx512(load_two_blocks_avx512(w + b), load_two_blocks_avx512(x + b));
+    out[b] = hsum_epi32_avx2(_mm512_castsi512_si256(p));
+    out[b + 1] = hsum_epi32_avx2(_mm512_extracti64x4_epi64(p, 1));
+  }
+  if (b < nb) out[b] = hsum_epi32_avx2(block_products_avx512(w[b], x[b]));
+}
+
+MINIGPT_AVX512 inline __m512 load_bf16x16_avx512(const std::uint16_t* p) {
+  const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+
+MINIGPT_AVX512 inline float dot_bf16_avx512(const std::uint16_t* w, const float* x, Index n) {
+  __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+  Index i = 0;
+  for (; i + 32 <= n; i += 32) {
+    acc0 = _mm512_fmadd_ps(load_bf16x16_avx512(w + i), _mm512_loadu_ps(x + i), acc0);
+    acc1 = _mm512_fmadd_ps(load_bf16x16_avx512(w + i + 16), _mm512_loadu_ps(x + i + 16), acc1);
+  }
+  for (; i + 16 <= n; i += 16) acc0 = _mm512_fmadd_ps(load_bf16x16_avx512(w + i), _mm512_loadu_ps(x + i), acc0);
+  float s = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+  for (; i < n; ++i) s += bf16_to_float(w[i]) * x[i];
+  return s;
+}
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+#endif  // MINIGPT_QUANT_X86
+
+// One row pair with kernel k.
+inline float dot_q8_0(SimdKernel k, const BlockQ8_0* w, const BlockQ8_0* x, Index nb) {
+#if MINIGPT_QUANT_X86
+  if (k == SimdKernel::avx512_vnni) return dot_q8_0_avx512(w, x, nb);
+  if (k == SimdKernel::avx2) return dot_q8_0_avx2(w, x, nb);
+#endif
+  (void)k;
+  return dot_q8_0_scalar(w, x, nb);
+}
+
+// The exact integer dot of each block pair, computed with kernel k's instructions (for the
+// tests: every kernel must give the scalar sums exactly).
+inline void q8_0_block_sums(SimdKernel k, const BlockQ8_0* w, const BlockQ8_0* x, Index nb, std::int32_t* out) {
+  require_kernel(k, "q8_0_block_sums");
+#if MINIGPT_QUANT_X86
+  if (k == SimdKernel::avx512_vnni) return block_sums_avx512(w, x, nb, out);
+  if (k == SimdKernel::avx2) return block_sums_avx2(w, x, nb, out);
+#endif
+  for (Index b = 0; b < nb; ++b) out[b] = block_dot_scalar(w[b], x[b]);
+}
+
+inline float dot_bf16(SimdKernel k, const std::uint16_t* w, const float* x, Index n) {
+#if MINIGPT_QUANT_X86
+  if (k == SimdKernel::avx512_vnni) return dot_bf16_avx512(w, x, n);
+  if (k == SimdKernel::avx2) return dot_bf16_avx2(w, x, n);
+#endif
+  (void)k;
+  return dot_bf16_scalar(w, x, n);
+}
+
+// ---- the products -------------------------------------------------------------------------
+
+// Shared driver: y[n][o] = dot(o, n) (+ b[o]) over chunks of output rows, on all threads.
+// Within a chunk the weight row stays in cache while every row of x passes over it.
+template <typename RowDot>
+void for_output_rows(float* y, const float* bias, Index N, Index out, Index in, RowDot&& dot) {
+  constexpr Index kRows = 16;
+  const Index chunks = (out + kRows - 1) / kRows;
+  parallel_for(chunks, static_cast<double>(kRows * in * N), [&](Index c) {
+    const Index end = std::min(out, (c + 1) * kRows);
+    for (Index o = c * kRows; o < end; ++o)
+      for (Index n = 0; n < N; ++n) y[n * out + o] = dot(o, n) + (bias ? bias[o] : 0.0f);
+  });
+}
+
+// The rows of x (N, in) as Q8_0 blocks, N · in/32 of them: what matmul_q8_0 multiplies by.
+inline std::vector<BlockQ8_0> quantize_rows_q8_0(const float* x, Index N, Index in) {
+  std::vector<BlockQ8_0> xq(static_cast<std::size_t>(checked_mul(N, in / kQ8Block, "activation blocks")));
+  parallel_for(N, static_cast<double>(in), [&](Index n) { quantize_q8_0(x + n * in, xq.data() + n * (in / kQ8Block), in); });
+  return xq;
+}
+
+// y (N, out) = x (N, in) · Wᵀ + bias (bias may be null; W.rows = out, W.cols = in).
+inline void matmul_q8_0(float* y, const float* x, Index N, const Q8_0Matrix& W, const float* bias = nullptr,
+                        SimdKernel k = best_simd_kernel()) {
+  require_kernel(k, "matmul_q8_0");
+  if (N < 0 || W.cols % kQ8Block != 0 || static_cast<Index>(W.blocks.size()) != W.rows * W.blocks_per_row())
+    throw ArgumentError("matmul_q8_0: a (" + std::to_string(W.rows) + ", " + std::to_string(W.cols) +
+                        ") Q8_0 matrix needs a multiple of 32 columns and rows · cols/32 blocks");
+  const Index in = W.cols, nb = W.blocks_per_row();
+  const std::vector<BlockQ8_0> xq = quantize_rows_q8_0(x, N, in);
+  for_output_rows(y, bias, N, W.rows, in, [&](Index o, Index n) { return dot_q8_0(k, W.row(o), xq.data() + n * nb, nb); });
+}
+
+// y (N, out) = x (N, in) · Wᵀ + bias, W in bf16, x in f32.
+inline void matmul_bf16(float* y, const float* x, Index N, const BF16Matrix& W, const float* bias = nullptr,
+                        SimdKernel k = best_simd_kernel()) {
+  require_kernel(k, "matmul_bf16");
+  if (N < 0 || static_cast<Index>(W.data.size()) != W.rows * W.cols)
+    throw ArgumentError("matmul_bf16: the matrix holds " + std::to_string(W.data.size()) + " values, not rows · cols");
+  const Index in = W.cols;
+  for_output_rows(y, bias, N, W.rows, in, [&](Index o, Index n) { return dot_bf16(k, W.row(o), x + n * in, in); });
+}
+
+}  // namespace detail
+}  // namespace minigpt
+
+namespace minigpt {
+namespace detail {
 
 // ---- packed weights: the layouts the kernels read ------------------------------------------
 
@@ -447,13 +707,6 @@ inline void bf16_groups_scalar(const PackedMatrix& W, Index g0, Index g1, const 
 #undef MINIGPT_KERNEL_DOT
 #undef MINIGPT_KERNEL_BF16
 
-#define MINIGPT_KERNEL_NS avx_vnni
-#define MINIGPT_KERNEL_TARGET __attribute__((target("avx2,fma,f16c,avxvnni")))
-#define MINIGPT_KERNEL_DOT(acc, wa, xs) acc = _mm256_dpbusd_avx_epi32(acc, wa, xs)
-#include "quant_x86.hpp"
-#undef MINIGPT_KERNEL_NS
-#undef MINIGPT_KERNEL_TARGET
-#undef MINIGPT_KERNEL_DOT
 
 // GCC 12's AVX-512 headers start some casts from an undefined register and warn about it
 // wherever they are inlined (GCC bug 105593, fixed in 13): silenced for these kernels only.
@@ -494,7 +747,6 @@ inline void packed_matmul(float* y, Index ldy, const float* x, Index ldx, Index 
       const Index g0 = t * per, g1 = std::min(groups, g0 + per);
 #if MINIGPT_QUANT_X86
       if (k == SimdKernel::avx512_vnni) return avx512_vnni::q8_0_groups(W, g0, g1, xq, N, y, ldy, bias);
-      if (k == SimdKernel::avx_vnni) return avx_vnni::q8_0_groups(W, g0, g1, xq, N, y, ldy, bias);
       if (k == SimdKernel::avx2) return avx2::q8_0_groups(W, g0, g1, xq, N, y, ldy, bias);
 #endif
       q8_0_groups_scalar(W, g0, g1, xq, N, y, ldy, bias);
