@@ -56,6 +56,11 @@
 // gets the fast kernels, and one binary runs on every x86-64. Rows of the output are shared
 // among the threads (detail/parallel.hpp).
 //
+// The model's own products (GPT::set_weight_format, linear.hpp) use the packed layouts at the
+// end of this file: PackedMatrix holds W in groups of 8 (Q8_0) or 16 (bf16) rows interleaved
+// so that one SIMD load feeds 8 output rows at once (detail/quant_x86.hpp), and
+// packed_matmul gives the same bits with every kernel, batch size and thread count.
+//
 // Shapes: x (N, in) f32, W (out, in) with in a multiple of 32 for Q8_0, y (N, out) f32.
 #pragma once
 
