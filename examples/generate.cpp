@@ -1,14 +1,19 @@
-// generate — continue a prompt with a GPT model saved in the Hugging Face layout.
+// generate — continue a prompt with a GPT model: a Hugging Face folder or a GGUF file.
 //
 // This is the chapter's "generation" step: the model reads the prompt once (filling its KV
 // cache), then predicts one token at a time, each new token fed back in.
 //
 //   generate --model gpt2 --prompt "The quick brown fox" --max-new-tokens 30
 //   generate --model gpt2 --prompt-ids "464 2068 7586" --max-new-tokens 10 --temperature 0 --print-ids
+//   generate --model gpt2-q8_0.gguf --prompt "The quick brown fox"
+//   generate --model gpt2 --weights q8_0 --prompt "The quick brown fox"
 //
-// --model DIR is a folder with config.json and model.safetensors, e.g. the `gpt2` model from
-// the Hugging Face hub, or one saved by next_token_predictor. A text prompt needs the folder's
-// tokenizer files too (vocab.json + merges.txt, or a character vocabulary).
+// --model is a folder with config.json and model.safetensors, e.g. the `gpt2` model from the
+// Hugging Face hub, or one saved by next_token_predictor; or a .gguf file (llama.cpp's format,
+// made by `convert`), which holds the tokenizer as well. A text prompt needs a tokenizer: the
+// folder's files (vocab.json + merges.txt, or a character vocabulary) or the GGUF file's.
+// --weights runs the linear layers in f32, bf16 or q8_0 (int8 blocks, see weight_format.hpp);
+// by default, in the format the model was stored in (a Q8_0 file runs in Q8_0).
 #include <minigpt/minigpt.hpp>
 
 #include <CLI/CLI.hpp>
@@ -20,13 +25,14 @@ using namespace minigpt;
 
 int main(int argc, char** argv) {
   // ---- 1. flags ----
-  CLI::App app{"Continue a prompt with a GPT model (Hugging Face layout), one token at a time."};
-  std::string model_dir, prompt, prompt_ids, tokenizer_dir;
+  CLI::App app{"Continue a prompt with a GPT model (Hugging Face folder or GGUF file), one token at a time."};
+  std::string model_dir, prompt, prompt_ids, tokenizer_dir, weights;
   Index max_new_tokens = 50;
   GenerateOptions options;
   std::uint64_t seed = 1337;
   bool print_ids = false;
-  app.add_option("--model", model_dir, "folder with config.json and model.safetensors (required)");
+  app.add_option("--model", model_dir, "folder with config.json and model.safetensors, or a .gguf file (required)");
+  app.add_option("--weights", weights, "run the weights as f32, bf16 or q8_0 (default: as stored)");
   auto* text_flag = app.add_option("--prompt", prompt, "prompt text (needs the model's tokenizer files)");
   auto* ids_flag = app.add_option("--prompt-ids", prompt_ids, "prompt as token ids, e.g. \"464 2068 7586\"");
   text_flag->excludes(ids_flag);
@@ -45,7 +51,7 @@ int main(int argc, char** argv) {
   app.add_flag("--print-ids", print_ids, "print only the generated ids, space-separated, on one line");
   try {
     app.parse(argc, argv);  // unknown flags and bad values first, then what is missing
-    if (model_dir.empty()) throw CLI::ValidationError("--model DIR is required");
+    if (model_dir.empty()) throw CLI::ValidationError("--model DIR or --model FILE.gguf is required");
     if (prompt.empty() && prompt_ids.empty()) throw CLI::ValidationError("give a prompt: --prompt TEXT or --prompt-ids IDS");
   } catch (const CLI::CallForHelp&) {
     std::cout << app.help();
@@ -56,17 +62,16 @@ int main(int argc, char** argv) {
   }
 
   try {
-    // ---- 2. the model, and the tokenizer when text goes in or out ----
-    GPT<float> model = load_model<float>(model_dir);
+    // ---- 2. the model (in the weight format asked for), and its tokenizer if it has one ----
+    std::optional<WeightFormat> run_as;
+    if (!weights.empty()) run_as = parse_weight_format(weights);
+    ModelFile file = load_model_file(model_dir, run_as);
+    GPT<float>& model = file.model;
     const std::string tok_dir = tokenizer_dir.empty() ? model_dir : tokenizer_dir;
-    std::unique_ptr<Tokenizer> tokenizer;
-    if (!prompt.empty() || !tokenizer_dir.empty()) tokenizer = load_tokenizer(tok_dir);  // required
-    else if (!print_ids) {
-      try {
-        tokenizer = load_tokenizer(tok_dir);  // optional: print text when we can
-      } catch (const Error&) {
-      }
-    }
+    std::unique_ptr<Tokenizer> tokenizer = std::move(file.tokenizer);
+    if (!tokenizer_dir.empty()) tokenizer = load_tokenizer(tokenizer_dir);
+    if (!tokenizer && !prompt.empty())
+      throw ArgumentError(model_dir + " holds no tokenizer for a text prompt (give --tokenizer DIR or --prompt-ids)");
     if (tokenizer && tokenizer->vocab_size() > model.config().vocab_size)
       throw ArgumentError("the tokenizer in " + tok_dir + " has " + std::to_string(tokenizer->vocab_size()) +
                           " tokens, more than the model's vocab_size " + std::to_string(model.config().vocab_size));

@@ -101,3 +101,33 @@ TEST_CASE("generate --prompt reads text and streams text with the GPT-2 tokenize
   CHECK(generated.size() == 12);
   CHECK(text.out == prompt + tokenizer->decode(generated) + "\n");
 }
+
+TEST_CASE("generate --model FILE.gguf runs F32 and Q8_0 files as llama.cpp does; --weights", "[programs][generation][gguf]") {
+  const auto ref = test::read_json(test::data("gguf/llama_greedy.json"));
+  const auto prompt = ref["prompt_ids"].get<std::vector<int>>();
+  for (const char* file : {"gpt2-tiny-f32.gguf", "gpt2-tiny-q8_0.gguf"}) {
+    INFO(file);
+    const auto expected = ref["files"][file].get<std::vector<int>>();
+    const test::Run r = run("--model " + test::data(std::string("gguf/") + file) + " --prompt-ids \"" + join(prompt) +
+                            "\" --max-new-tokens " + std::to_string(expected.size()) + " --temperature 0 --print-ids");
+    CHECK(r.status == 0);
+    CHECK(r.out == join(expected) + "\n");
+  }
+  // A folder run in bf16 or Q8_0: PyTorch's greedy tokens still (the tiny model's leads are wide).
+  const auto j = test::read_json(test::data("gpt2-tiny/reference.json"));
+  const auto greedy = j["greedy"]["new_ids"].get<std::vector<int>>();
+  for (const char* weights : {"bf16", "q8_0"}) {
+    INFO(weights);
+    const test::Run r = run("--model " + test::data("gpt2-tiny") + " --weights " + weights + " --prompt-ids \"" +
+                            join(j["greedy"]["prompt_ids"].get<std::vector<int>>()) + "\" --max-new-tokens " +
+                            std::to_string(greedy.size()) + " --temperature 0 --print-ids");
+    CHECK(r.status == 0);
+    CHECK(r.out == join(greedy) + "\n");
+  }
+  const test::Run bad = run("--model " + test::data("gpt2-tiny") + " --weights q4_0 --prompt-ids 1");
+  CHECK(bad.status == 1);
+  CHECK_THAT(bad.out, Contains("q4_0"));
+  const test::Run no_file = run("--model missing.gguf --prompt-ids 1");
+  CHECK(no_file.status == 1);
+  CHECK_THAT(no_file.out, Contains("missing.gguf"));
+}

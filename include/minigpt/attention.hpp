@@ -135,30 +135,33 @@ struct AttentionShape {
 // All heads of all sequences.
 //   qkv (B*T, 3C) -> y (B*T, C), att (B*H*T, Tk)
 // Without a cache, K and V are read from qkv itself (Tk = T, pos0 = 0). With a cache, this
-// layer's new K and V rows are first written into it at positions pos0 .. pos0+T-1
-// (pos0 = cache->size()), and the queries attend to all pos0 + T cached rows.
+// layer's new K and V rows of sequence b are first written into it at positions
+// pos0 .. pos0+T-1 (pos0 = cache->size(b), its own length: sequences may differ), and its
+// queries attend to its pos0 + T cached rows. att has Tk = the longest pos0 + T columns;
+// a shorter sequence's rows end in zeros.
 // dropout (B*H*T, Tk), when non-null, is the attention-dropout mask.
 template <typename S>
 void multi_head_attention_forward(MatrixRef<S> y, MatrixRef<S> att, const ConstMatrixRef<S>& qkv,
                                   const AttentionShape& shape, KVCacheLayer<S>* cache, const S* dropout = nullptr) {
   const Index B = shape.B, T = shape.T, H = shape.H, C = y.cols(), hs = C / H;
-  const Index pos0 = cache != nullptr ? cache->size() : 0, Tk = pos0 + T;
+  const Index Tk = (cache != nullptr ? cache->size() : 0) + T;
   detail::parallel_for(B * H, static_cast<double>(4 * T * Tk * hs), [&](Index bh) {
     const Index b = bh / H, h = bh % H;
     const auto q = qkv.block(b * T, h * hs, T, hs);
     const auto k_new = qkv.block(b * T, C + h * hs, T, hs);
     const auto v_new = qkv.block(b * T, 2 * C + h * hs, T, hs);
     auto y_bh = y.block(b * T, h * hs, T, hs);
-    auto att_bh = att.block(bh * T, 0, T, Tk);
     const S* drop = dropout != nullptr ? dropout + bh * T * Tk : nullptr;
     if (cache == nullptr) {
-      attention_head_forward<S>(y_bh, att_bh, q, k_new, v_new, 0, drop);
+      attention_head_forward<S>(y_bh, att.block(bh * T, 0, T, Tk), q, k_new, v_new, 0, drop);
     } else {
+      const Index pos0 = cache->size(b), tk = pos0 + T;  // this sequence's keys
       auto keys = cache->keys(b, h);
       auto values = cache->values(b, h);
       keys.middleRows(pos0, T) = k_new;
       values.middleRows(pos0, T) = v_new;
-      attention_head_forward<S>(y_bh, att_bh, q, keys.topRows(Tk), values.topRows(Tk), pos0, drop);
+      attention_head_forward<S>(y_bh, att.block(bh * T, 0, T, tk), q, keys.topRows(tk), values.topRows(tk), pos0, drop);
+      att.block(bh * T, tk, T, Tk - tk).setZero();
     }
   });
 }

@@ -17,18 +17,29 @@
 #include "detail/parallel.hpp"
 #include "tensor.hpp"
 
+#include <vector>
+
 namespace minigpt {
 
-// x (B*T, C) = wte (V, C)[ids (B, T)] + wpe (n_positions, C)[pos0 + t].
+// x (B*T, C) = wte (V, C)[ids (B, T)] + wpe (n_positions, C)[pos0[b] + t]: sequence b's
+// tokens start at position pos0[b] (with a KV cache, each sequence's own length).
 // Ids and positions are checked by the caller (GPT::forward) before this runs.
 template <typename S>
 void embedding_forward(MatrixRef<S> x, const TokenId* ids, const BatchShape& shape, const ConstMatrixRef<S>& wte,
-                       const ConstMatrixRef<S>& wpe, Index pos0) {
+                       const ConstMatrixRef<S>& wpe, const Index* pos0) {
   const Index T = shape.T;
   detail::parallel_for(shape.tokens(), static_cast<double>(x.cols()), [&](Index n) {
-    const Index t = n % T;
-    x.row(n) = wte.row(ids[n]) + wpe.row(pos0 + t);
+    const Index b = n / T, t = n % T;
+    x.row(n) = wte.row(ids[n]) + wpe.row(pos0[b] + t);
   });
+}
+
+// The same with every sequence starting at position pos0.
+template <typename S>
+void embedding_forward(MatrixRef<S> x, const TokenId* ids, const BatchShape& shape, const ConstMatrixRef<S>& wte,
+                       const ConstMatrixRef<S>& wpe, Index pos0) {
+  const std::vector<Index> starts(static_cast<std::size_t>(shape.B), pos0);
+  embedding_forward<S>(x, ids, shape, wte, wpe, starts.data());
 }
 
 // Backward of  x[b, t] = wte[ids[b, t]] + wpe[pos0 + t]: a scatter-add.

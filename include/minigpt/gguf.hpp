@@ -885,6 +885,9 @@ struct GGUFModel {
   // With keep_q8_0: every Q8_0 tensor's blocks as in the file, by minigpt's name, as (out, in)
   // rows (token_embd / lm_head as (V, C)): ready for detail::matmul_q8_0, no re-quantization.
   std::map<std::string, detail::Q8_0Matrix> q8_0;
+  // How the file stores the linear layers' matrices and the head, as a format to run them in:
+  // q8_0 when any is Q8_0, else bf16 when any is BF16, else f32 (F16 runs in f32).
+  WeightFormat format = WeightFormat::f32;
 };
 
 namespace detail {
@@ -1022,6 +1025,8 @@ inline GGUFModel load_gguf(const std::string& path, bool keep_q8_0 = false) {
       f.read_f32(t, dst);
     }
     if (keep_q8_0 && t.type == static_cast<std::uint32_t>(GGMLType::Q8_0)) m.q8_0[info.name] = f.q8_0(t);
+    if (t.type == static_cast<std::uint32_t>(GGMLType::Q8_0)) m.format = WeightFormat::q8_0;
+    if (t.type == static_cast<std::uint32_t>(GGMLType::BF16) && m.format == WeightFormat::f32) m.format = WeightFormat::bf16;
   }
   if (c.tie_word_embeddings && out != nullptr) used.insert("output.weight");
   for (const GGUFTensorInfo& t : f.tensors())

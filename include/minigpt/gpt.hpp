@@ -21,6 +21,10 @@
 // GPTActivations and one gradient buffer of its own, used by forward(ids, ...), backward(...)
 // and gradients(); a copy of a model starts without them.
 //
+// For inference the linear layers' matrices and the LM head can run in fewer bytes per weight
+// (bf16 or Q8_0, weight_format.hpp): set_weight_format() rounds them once and keeps a packed
+// copy that the linear layers multiply by (linear.hpp); everything else stays f32.
+//
 // Example (see examples/generate.cpp):
 //     GPT<float> model = load_model("gpt2");                  // checkpoint.hpp
 //     std::vector<TokenId> ids = {464, 2068, 7586};           // "The quick brown"
@@ -41,10 +45,13 @@
 #include "random.hpp"
 #include "tensor.hpp"
 #include "token_id.hpp"
+#include "weight_format.hpp"
 
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace minigpt {
@@ -65,7 +72,7 @@ struct ForwardOptions {
 template <typename S>
 struct GPTActivations {
   BatchShape shape;                         // B sequences of T tokens
-  Index pos0 = 0;                           // position of the first token (tokens cached before)
+  Index pos0 = 0;                           // tokens cached before (the longest sequence's)
   bool training = false, last_position_only = false, has_logits = false;
   std::vector<TokenId> ids;                 // (B*T)
   std::vector<Matrix<S>> residual;          // (B*T, C): x before block 0, then after each block
@@ -78,6 +85,24 @@ struct GPTActivations {
   std::vector<Tensor<S>> maps;              // (B, H, T, Tk) per layer, when asked for
   Matrix<S> dlogits;                        // (B*T, V) d loss / d logits (training.hpp)
   Matrix<S> dhidden, dx, dprev;             // backward scratch (B*T, C)
+};
+
+// A model's linear layers and LM head in bf16 or Q8_0 (GPT::set_weight_format): one packed
+// (out, in) matrix per weight. A matrix the format cannot hold (Q8_0 rows that are not whole
+// blocks of 32) is left empty and runs in f32.
+struct PackedWeights {
+  WeightFormat format = WeightFormat::f32;
+  struct Block {
+    detail::PackedMatrix c_attn, attn_proj, c_fc, mlp_proj;
+  };
+  std::vector<Block> h;
+  detail::PackedMatrix lm_head;
+  // Bytes of packed weights (what a decode step reads of them).
+  Index bytes() const {
+    Index n = lm_head.bytes();
+    for (const Block& b : h) n += b.c_attn.bytes() + b.attn_proj.bytes() + b.c_fc.bytes() + b.mlp_proj.bytes();
+    return n;
+  }
 };
 
 template <typename S = float>
@@ -113,6 +138,46 @@ class GPT {
     }
   }
 
+  // ---- weights in fewer bytes, for inference ----
+
+  // From now on forward() multiplies by the linear layers' matrices and the LM head held in
+  // `format`: bf16, or Q8_0 (the activations then quantized per block of 32 on the fly, as
+  // llama.cpp does). The rounding happens once, here, and the f32 parameters become the
+  // rounded values, so that parameters(), save_model() and save_gguf() describe the model that
+  // runs (and converting again to the same format changes nothing). f32 drops the packed copy
+  // (the parameters stay as they are). Training needs f32; after changing the parameters, call
+  // this again. `kernel` chooses the instructions (the tests compare them with the scalar one).
+  void set_weight_format(WeightFormat format, detail::SimdKernel kernel = detail::best_simd_kernel()) {
+    if (format == WeightFormat::f32) return packed_.reset();
+    detail::require_kernel(kernel, "set_weight_format");
+    if constexpr (!std::is_same<S, float>::value) {
+      throw ArgumentError(std::string("GPT::set_weight_format: ") + weight_format_name(format) + " weights run in float");
+    } else {
+      auto packed = std::make_shared<PackedWeights>();
+      packed->format = format;
+      packed->h.resize(static_cast<std::size_t>(config_.n_layer));
+      GPTWeights<S> W = params_.view();
+      // A linear layer's w is (in, out): its (out, in) matrix is read with strides (1, out).
+      auto pack = [&](Linear<S>& L, detail::PackedMatrix& into) {
+        pack_and_round(into, format, kernel, L.w.data(), L.w.cols(), L.w.rows(), 1, L.w.cols());
+      };
+      for (Index l = 0; l < config_.n_layer; ++l) {
+        BlockWeights<S>& b = W.h[static_cast<std::size_t>(l)];
+        PackedWeights::Block& p = packed->h[static_cast<std::size_t>(l)];
+        pack(b.attn.c_attn, p.c_attn);
+        pack(b.attn.c_proj, p.attn_proj);
+        pack(b.mlp.c_fc, p.c_fc);
+        pack(b.mlp.c_proj, p.mlp_proj);
+      }
+      const Index V = config_.vocab_size, C = config_.n_embd;  // the head is (V, C), row-major
+      pack_and_round(packed->lm_head, format, kernel, W.lm_head.data(), V, C, C, 1);
+      packed_ = std::move(packed);
+    }
+  }
+  WeightFormat weight_format() const { return packed_ ? packed_->format : WeightFormat::f32; }
+  // The packed weights (null in f32).
+  const PackedWeights* packed_weights() const { return packed_.get(); }
+
   // ---- forward ----
 
   // ids (B, T) -> logits (B, T, V) (or (B, 1, V) with last_position_only), everything kept in
@@ -122,7 +187,7 @@ class GPT {
     check_forward(ids, B, T, opt);
     const Index L = config_.n_layer, C = config_.n_embd, N = B * T;
     const bool keep = opt.training;  // training keeps every layer; inference reuses one set
-    const GPTWeights<S> W = params_.view();
+    const GPTWeights<S> W = with_packed(params_.view());
     a.shape = {B, T};
     a.pos0 = opt.cache != nullptr ? opt.cache->size() : 0;
     a.training = keep;
@@ -137,7 +202,10 @@ class GPT {
     auto embed = [&]() -> const Matrix<S>& {
       Matrix<S>& x = a.residual[0];
       x.resize(N, C);
-      embedding_forward<S>(x, ids, a.shape, W.wte.matrix(), W.wpe.matrix(), a.pos0);
+      std::vector<Index> starts(static_cast<std::size_t>(B), 0);  // each sequence's first position
+      if (opt.cache != nullptr)
+        for (Index b = 0; b < B; ++b) starts[static_cast<std::size_t>(b)] = opt.cache->size(b);
+      embedding_forward<S>(x, ids, a.shape, W.wte.matrix(), W.wpe.matrix(), starts.data());
       a.embd_drop.clear();
       if (opt.dropout_rng != nullptr && config_.embd_pdrop > 0) {
         make_dropout_mask(a.embd_drop, N * C, config_.embd_pdrop, *opt.dropout_rng);
@@ -170,7 +238,7 @@ class GPT {
     auto lm_head = [&](const Matrix<S>& h) -> const Tensor<S>& {
       const std::vector<Index> shape{B, opt.last_position_only ? 1 : T, config_.vocab_size};
       if (a.logits.shape() != shape) a.logits = Tensor<S>(shape);
-      linear_forward<S>(a.logits.matrix(), h, W.lm_head.matrix().transpose(), nullptr);
+      linear_forward_transposed<S>(a.logits.matrix(), h, W.lm_head, W.lm_head_packed);
       return a.logits;
     };
 
@@ -299,6 +367,9 @@ class GPT {
         throw ArgumentError("GPT::forward: the KV cache holds " + std::to_string(opt.cache->capacity()) +
                             " positions, " + context + " needed");
     }
+    if (opt.training && packed_)
+      throw ArgumentError(std::string("GPT::forward: the model runs ") + weight_format_name(packed_->format) +
+                          " weights, for inference only; train in f32");
     if (opt.training && opt.last_position_only)
       throw ArgumentError("GPT::forward: training needs the logits of every position");
     if (B > std::numeric_limits<Index>::max() / T)
@@ -322,6 +393,32 @@ class GPT {
                           shape(N, C));
   }
 
+  // W with the packed copies of its matrices, when the model has them.
+  GPTWeights<S> with_packed(GPTWeights<S> W) const {
+    if (!packed_) return W;
+    auto at = [](const detail::PackedMatrix& m) { return m.format == WeightFormat::f32 ? nullptr : &m; };
+    for (std::size_t l = 0; l < W.h.size(); ++l) {
+      const PackedWeights::Block& p = packed_->h[l];
+      W.h[l].attn.c_attn.packed = at(p.c_attn);
+      W.h[l].attn.c_proj.packed = at(p.attn_proj);
+      W.h[l].mlp.c_fc.packed = at(p.c_fc);
+      W.h[l].mlp.c_proj.packed = at(p.mlp_proj);
+    }
+    W.lm_head_packed = at(packed_->lm_head);
+    return W;
+  }
+
+  // The (rows, cols) matrix at w[r * row_stride + c * col_stride] packed into `into` (left
+  // empty when the format cannot hold it), and w overwritten with the rounded values.
+  static void pack_and_round(detail::PackedMatrix& into, WeightFormat format, detail::SimdKernel kernel, float* w,
+                             Index rows, Index cols, Index row_stride, Index col_stride) {
+    if (!detail::packable(format, rows, cols)) return;
+    into = detail::pack_matrix(format, w, rows, cols, row_stride, col_stride, kernel);
+    detail::parallel_for(rows, static_cast<double>(cols), [&](Index r) {
+      for (Index c = 0; c < cols; ++c) w[r * row_stride + c * col_stride] = into.value(r, c);
+    });
+  }
+
   void keep_attention_map(GPTActivations<S>& a, const Matrix<S>& att) const {
     Tensor<S> map({a.shape.B, config_.n_head, a.shape.T, att.cols()});
     map.matrix() = att;
@@ -330,6 +427,7 @@ class GPT {
 
   GPTConfig config_;
   Parameters<S> params_;
+  std::shared_ptr<const PackedWeights> packed_;  // inference weights in bf16 / Q8_0 (shared by copies)
   // Work space, not part of the model's value: a copy starts without them.
   detail::Unshared<GPTActivations<S>> own_;
   detail::Unshared<Parameters<S>> grads_;

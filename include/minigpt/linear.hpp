@@ -13,15 +13,23 @@
 // A layer's weights travel together as Linear<S>: w (in, out) and b (out), shaped once by the
 // parameter table (parameters.hpp). Gradients use the same type.
 //
+// For inference the same W may also be held in fewer bytes (weight_format.hpp): bf16, or Q8_0
+// blocks of 32 int8 values with one scale. Linear<S>::packed then points at that copy, stored
+// (out, in) as the kernels read it (detail/quant.hpp), and linear_forward multiplies by it
+// instead of w: the one place where the weight format is dispatched. Training never sets it
+// (the model refuses to train on packed weights), so its path is the f32 one, unchanged.
+//
 // Example: C = 2 channels in, 3 out, one token:
 //     in = [1 2], W = [[1 0 1], [0 1 1]], b = [0 0 1]   ->   out = [1 2 4]
 #pragma once
 
 #include "detail/parallel.hpp"
 #include "detail/product.hpp"
+#include "detail/quant.hpp"
 #include "tensor.hpp"
 
 #include <algorithm>
+#include <type_traits>
 
 namespace minigpt {
 
@@ -30,6 +38,7 @@ template <typename S>
 struct Linear {
   TensorView<S> w;  // (in, out)
   TensorView<S> b;  // (out)
+  const detail::PackedMatrix* packed = nullptr;  // inference only: W as (out, in) in bf16 or Q8_0
 };
 
 // out (N, out) = in (N, in) · weight (in, out) + bias (out); bias may be null.
@@ -58,10 +67,31 @@ void linear_forward(MatrixRef<S> out, const ConstMatrixRef<S>& in, const Eigen::
   if (bias != nullptr) out.rowwise() += ConstRowVectorMap<S>(bias, n_out);
 }
 
-// out (N, out) = in (N, in) · W.w (in, out) + W.b (out)
+// out (N, out) = in (N, in) · packed (out, in)ᵀ + bias (out): the same product with the
+// weights in bf16 or Q8_0 (float only; bias may be null).
+template <typename S>
+void packed_linear_forward(MatrixRef<S> out, const ConstMatrixRef<S>& in, const detail::PackedMatrix& packed,
+                           const S* bias) {
+  static_assert(std::is_same<S, float>::value, "bf16 and Q8_0 weights run in float");
+  detail::packed_matmul(out.data(), out.outerStride(), in.data(), in.outerStride(), in.rows(), packed, bias);
+}
+
+// out (N, out) = in (N, in) · W.w (in, out) + W.b (out), with W's packed copy when it has one.
 template <typename S>
 void linear_forward(MatrixRef<S> out, const ConstMatrixRef<S>& in, const Linear<S>& W) {
+  if constexpr (std::is_same<S, float>::value)
+    if (W.packed != nullptr) return packed_linear_forward<S>(out, in, *W.packed, W.b.data());
   linear_forward<S>(out, in, W.w.matrix(), W.b.data());
+}
+
+// out (N, out) = in (N, in) · Wᵀ for a weight stored (out, in), as the LM head is (it is wte,
+// (V, C)); with its packed copy when it has one.
+template <typename S>
+void linear_forward_transposed(MatrixRef<S> out, const ConstMatrixRef<S>& in, const TensorView<S>& weight,
+                               const detail::PackedMatrix* packed) {
+  if constexpr (std::is_same<S, float>::value)
+    if (packed != nullptr) return packed_linear_forward<S>(out, in, *packed, nullptr);
+  linear_forward<S>(out, in, weight.matrix().transpose(), nullptr);
 }
 
 // Backward of  out = in · W + b.  Accumulates (+=) into din, dweight and dbias (dbias may be

@@ -13,7 +13,8 @@
 //                train_options.hpp, training.hpp (사전 학습), evaluation.hpp, training_history.hpp,
 //                divergence.hpp, training_checkpoint.hpp, progress.hpp, loss_curve.hpp,
 //                scaling_law.hpp (스케일링 법칙: fitting L(N))
-//   using it     sampling.hpp, generation.hpp, safetensors.hpp, checkpoint.hpp
+//   using it     sampling.hpp, generation.hpp, safetensors.hpp, checkpoint.hpp, weight_format.hpp,
+//                gguf.hpp, model_file.hpp
 //   pictures     chart.hpp (every SVG picture, with its numbers as JSON), attention_map.hpp
 //                (어텐션맵, drawn), embedding_map.hpp (임베딩, drawn), model_sizes.hpp (GPT-1 … GPT-3
 //                in numbers)
@@ -62,6 +63,7 @@
 #include "loss_curve.hpp"
 #include "model_sizes.hpp"
 #include "lr_schedule.hpp"
+#include "model_file.hpp"
 #include "package_data.hpp"
 #include "parameters.hpp"
 #include "ppo.hpp"
@@ -81,3 +83,4 @@
 #include "training_checkpoint.hpp"
 #include "training_history.hpp"
 #include "unicode.hpp"
+#include "weight_format.hpp"

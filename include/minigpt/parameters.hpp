@@ -39,6 +39,7 @@ struct GPTWeights {
   std::vector<BlockWeights<S>> h;   // the decoder blocks
   Norm<S> ln_f;                     // final layer norm (C), (C)
   TensorView<S> lm_head;            // (V, C): the untied LM head, or wte itself when tied
+  const detail::PackedMatrix* lm_head_packed = nullptr;  // inference only: the head in bf16 or Q8_0
 };
 
 // A tensor's name: "wte.weight", or "h.{layer}.{suffix}" for a block's tensors. Spelled out

@@ -56,11 +56,17 @@
 // gets the fast kernels, and one binary runs on every x86-64. Rows of the output are shared
 // among the threads (detail/parallel.hpp).
 //
+// The model's own products (GPT::set_weight_format, linear.hpp) use the packed layouts at the
+// end of this file: PackedMatrix holds W in groups of 8 (Q8_0) or 16 (bf16) rows interleaved
+// so that one SIMD load feeds 8 output rows at once (detail/quant_x86.hpp), and
+// packed_matmul gives the same bits with every kernel, batch size and thread count.
+//
 // Shapes: x (N, in) f32, W (out, in) with in a multiple of 32 for Q8_0, y (N, out) f32.
 #pragma once
 
 #include "../error.hpp"
 #include "../tensor.hpp"
+#include "../weight_format.hpp"
 #include "checked.hpp"
 #include "parallel.hpp"
 
@@ -496,6 +502,271 @@ inline void matmul_bf16(float* y, const float* x, Index N, const BF16Matrix& W, 
     throw ArgumentError("matmul_bf16: the matrix holds " + std::to_string(W.data.size()) + " values, not rows · cols");
   const Index in = W.cols;
   for_output_rows(y, bias, N, W.rows, in, [&](Index o, Index n) { return dot_bf16(k, W.row(o), x + n * in, in); });
+}
+
+}  // namespace detail
+}  // namespace minigpt
+
+namespace minigpt {
+namespace detail {
+
+// ---- packed weights: the layouts the kernels read ------------------------------------------
+
+constexpr Index kQ8Rows = 8;     // Q8_0: rows per group (one 256-bit register of int32 sums)
+constexpr Index kBF16Rows = 16;  // bf16: rows per group (two registers of floats)
+
+// A weight matrix W (rows = out, cols = in) in bf16 or Q8_0, laid out for y = x · Wᵀ:
+//
+//   q8_0  rows in groups of 8 (the last padded with zero rows); for group g and block b (32
+//         columns), 256 bytes: 8 chunks k of 32 bytes, chunk k holding bytes 4k .. 4k+3 of
+//         the block for rows 0..7 side by side; and 8 fp16 scales, one per row. So one load
+//         brings 4 values of 8 rows, multiplied by the same 4 values of x, and the 32-bit
+//         lane j of the result belongs to row j alone: no horizontal sums.
+//   bf16  rows in groups of 16; for group g and column i, the 16 rows' values side by side
+//         (rows 0-3, 8-11, 4-7, 12-15, so that widening the low and high halves gives rows
+//         0..7 and 8..15 in order).
+struct PackedMatrix {
+  WeightFormat format = WeightFormat::f32;  // bf16 or q8_0
+  Index rows = 0, cols = 0;                 // out, in
+  SimdKernel kernel = SimdKernel::scalar;   // which instructions multiply by it
+  std::vector<std::int8_t, Eigen::aligned_allocator<std::int8_t>> qs;      // q8_0 values
+  std::vector<std::uint16_t> scales;                                       // q8_0 fp16 scales
+  std::vector<std::uint16_t, Eigen::aligned_allocator<std::uint16_t>> bf;  // bf16 values
+
+  Index blocks() const { return cols / kQ8Block; }
+  Index groups() const {
+    const Index g = format == WeightFormat::q8_0 ? kQ8Rows : kBF16Rows;
+    return (rows + g - 1) / g;
+  }
+  const std::int8_t* q8_group(Index g) const { return qs.data() + g * blocks() * 256; }
+  const std::uint16_t* q8_scales(Index g) const { return scales.data() + g * blocks() * kQ8Rows; }
+  const std::uint16_t* bf16_group(Index g) const { return bf.data() + g * cols * kBF16Rows; }
+
+  // Where weight (r, c) lives.
+  std::size_t q8_at(Index r, Index c) const {
+    const Index g = r / kQ8Rows, b = c / kQ8Block, e = c % kQ8Block;
+    return static_cast<std::size_t>(((g * blocks() + b) * 8 + e / 4) * 32 + (r % kQ8Rows) * 4 + e % 4);
+  }
+  std::size_t q8_scale_at(Index r, Index b) const {
+    return static_cast<std::size_t>((r / kQ8Rows * blocks() + b) * kQ8Rows + r % kQ8Rows);
+  }
+  std::size_t bf16_at(Index r, Index c) const {
+    static constexpr int lane[16] = {0, 1, 2, 3, 8, 9, 10, 11, 4, 5, 6, 7, 12, 13, 14, 15};
+    return static_cast<std::size_t>((r / kBF16Rows * cols + c) * kBF16Rows + lane[r % kBF16Rows]);
+  }
+
+  // Weight (r, c) as the product uses it: d · q, or the bf16 value, in f32.
+  float value(Index r, Index c) const {
+    if (format == WeightFormat::q8_0)
+      return half_to_float(scales[q8_scale_at(r, c / kQ8Block)]) * static_cast<float>(qs[q8_at(r, c)]);
+    return bf16_to_float(bf[bf16_at(r, c)]);
+  }
+  // Bytes a product reads from it (padding included).
+  Index bytes() const {
+    return static_cast<Index>(qs.size() + 2 * scales.size() + 2 * bf.size());
+  }
+};
+
+// Whether a (rows, cols) matrix can be held in format f (Q8_0 needs whole blocks of 32).
+inline bool packable(WeightFormat f, Index rows, Index cols) {
+  if (f == WeightFormat::f32 || rows <= 0 || cols <= 0) return false;
+  return f == WeightFormat::bf16 || cols % kQ8Block == 0;
+}
+
+// W in format f from an f32 source read as src[r * row_stride + c * col_stride], so that a
+// matrix stored (in, out), as GPT-2's linear weights are, packs without a transposed copy.
+inline PackedMatrix pack_matrix(WeightFormat f, const float* src, Index rows, Index cols, Index row_stride,
+                                Index col_stride, SimdKernel k) {
+  if (!packable(f, rows, cols))
+    throw ArgumentError(std::string("pack_matrix: a (") + std::to_string(rows) + ", " + std::to_string(cols) +
+                        ") matrix cannot be held in " + weight_format_name(f) +
+                        (f == WeightFormat::q8_0 ? " (its rows are not whole blocks of 32)" : ""));
+  PackedMatrix m;
+  m.format = f;
+  m.rows = rows;
+  m.cols = cols;
+  m.kernel = k;
+  const Index padded = m.groups() * (f == WeightFormat::q8_0 ? kQ8Rows : kBF16Rows);
+  const Index n = checked_mul(padded, cols, "packed matrix");
+  if (f == WeightFormat::bf16) {
+    m.bf.assign(static_cast<std::size_t>(n), 0);
+    parallel_for(rows, static_cast<double>(cols), [&](Index r) {
+      for (Index c = 0; c < cols; ++c) m.bf[m.bf16_at(r, c)] = float_to_bf16(src[r * row_stride + c * col_stride]);
+    });
+    return m;
+  }
+  m.qs.assign(static_cast<std::size_t>(n), 0);
+  m.scales.assign(static_cast<std::size_t>(n / kQ8Block), 0);
+  parallel_for(rows, static_cast<double>(2 * cols), [&](Index r) {
+    float block[kQ8Block];
+    BlockQ8_0 q;
+    for (Index b = 0; b < m.blocks(); ++b) {
+      for (Index e = 0; e < kQ8Block; ++e) block[e] = src[r * row_stride + (b * kQ8Block + e) * col_stride];
+      quantize_block_q8_0(block, q);
+      m.scales[m.q8_scale_at(r, b)] = q.d;
+      for (Index e = 0; e < kQ8Block; ++e) m.qs[m.q8_at(r, b * kQ8Block + e)] = q.qs[e];
+    }
+  });
+  return m;
+}
+
+// A GGUF file's Q8_0 blocks, packed as they are (no rounding twice).
+inline PackedMatrix pack_q8_0_blocks(const Q8_0Matrix& w, SimdKernel k) {
+  if (!packable(WeightFormat::q8_0, w.rows, w.cols) || static_cast<Index>(w.blocks.size()) != w.rows * w.blocks_per_row())
+    throw ArgumentError("pack_q8_0_blocks: not a whole (rows, cols) matrix of Q8_0 blocks");
+  PackedMatrix m;
+  m.format = WeightFormat::q8_0;
+  m.rows = w.rows;
+  m.cols = w.cols;
+  m.kernel = k;
+  const Index n = checked_mul(m.groups() * kQ8Rows, w.cols, "packed matrix");
+  m.qs.assign(static_cast<std::size_t>(n), 0);
+  m.scales.assign(static_cast<std::size_t>(n / kQ8Block), 0);
+  for (Index r = 0; r < w.rows; ++r)
+    for (Index b = 0; b < w.blocks_per_row(); ++b) {
+      const BlockQ8_0& q = w.row(r)[b];
+      m.scales[m.q8_scale_at(r, b)] = q.d;
+      for (Index e = 0; e < kQ8Block; ++e) m.qs[m.q8_at(r, b * kQ8Block + e)] = q.qs[e];
+    }
+  return m;
+}
+
+// ---- activations: the rows of x as Q8_0, quantized on the fly -----------------------------
+
+struct QuantizedRows {
+  Index cols = 0;
+  std::vector<std::int8_t> q;  // (N, cols)
+  std::vector<float> d;        // (N, cols / 32): each block's fp16 scale, as a float
+  const std::int8_t* qs(Index n) const { return q.data() + n * cols; }
+  const float* scale(Index n) const { return d.data() + n * (cols / kQ8Block); }
+};
+
+// x (N, cols), row n at x + n * ldx -> Q8_0 blocks (ggml's quantize_row_q8_0, as llama.cpp
+// quantizes the activations it multiplies Q8_0 weights by).
+inline void quantize_rows(QuantizedRows& out, const float* x, Index ldx, Index N, Index cols) {
+  const Index nb = cols / kQ8Block;
+  out.cols = cols;
+  out.q.resize(static_cast<std::size_t>(N * cols));
+  out.d.resize(static_cast<std::size_t>(N * nb));
+  parallel_for(N, static_cast<double>(4 * cols), [&](Index n) {
+    BlockQ8_0 q;
+    for (Index b = 0; b < nb; ++b) {
+      quantize_block_q8_0(x + n * ldx + b * kQ8Block, q);
+      std::memcpy(out.q.data() + n * cols + b * kQ8Block, q.qs, kQ8Block);
+      out.d[static_cast<std::size_t>(n * nb + b)] = half_to_float(q.d);
+    }
+  });
+}
+
+// ---- the products: y (N, rows) = x (N, cols) · Wᵀ + bias -----------------------------------
+//
+// Every kernel computes each output in the same order, so that all of them (and any number
+// of rows N, and any number of threads) give the same bits:
+//   q8_0:  y = Σ_b fma, in block order from 0:  acc ← fma(d_w[b] · d_x[b], Σ_j q_w[j] q_x[j], acc)
+//          (the inner sum an exact 32-bit integer, d_w · d_x rounded to float first);
+//   bf16:  y = Σ_i fma, in column order from 0: acc ← fma(w_i, x_i, acc);
+//   then y = acc + bias. The SIMD kernels put 8 rows of W in the 8 lanes of a register, so
+//   each lane runs exactly this sequence for its row.
+
+// The scalar reference.
+inline void q8_0_groups_scalar(const PackedMatrix& W, Index g0, Index g1, const QuantizedRows& x, Index N, float* y,
+                               Index ldy, const float* bias) {
+  const Index nb = W.blocks();
+  for (Index r = g0 * kQ8Rows; r < std::min(W.rows, g1 * kQ8Rows); ++r)
+    for (Index n = 0; n < N; ++n) {
+      float acc = 0.0f;
+      for (Index b = 0; b < nb; ++b) {
+        std::int32_t s = 0;
+        for (Index e = 0; e < kQ8Block; ++e)
+          s += static_cast<std::int32_t>(W.qs[W.q8_at(r, b * kQ8Block + e)]) * x.qs(n)[b * kQ8Block + e];
+        const float d = half_to_float(W.scales[W.q8_scale_at(r, b)]) * x.scale(n)[b];
+        acc = std::fma(d, static_cast<float>(s), acc);
+      }
+      y[n * ldy + r] = bias ? acc + bias[r] : acc;
+    }
+}
+
+inline void bf16_groups_scalar(const PackedMatrix& W, Index g0, Index g1, const float* x, Index ldx, Index N, float* y,
+                               Index ldy, const float* bias) {
+  for (Index r = g0 * kBF16Rows; r < std::min(W.rows, g1 * kBF16Rows); ++r)
+    for (Index n = 0; n < N; ++n) {
+      float acc = 0.0f;
+      for (Index c = 0; c < W.cols; ++c) acc = std::fma(bf16_to_float(W.bf[W.bf16_at(r, c)]), x[n * ldx + c], acc);
+      y[n * ldy + r] = bias ? acc + bias[r] : acc;
+    }
+}
+
+}  // namespace detail
+}  // namespace minigpt
+
+#if MINIGPT_QUANT_X86
+// The SIMD kernels, written once (detail/quant_x86.hpp) and compiled once per instruction set.
+#define MINIGPT_KERNEL_NS avx2
+#define MINIGPT_KERNEL_TARGET __attribute__((target("avx2,fma,f16c")))
+#define MINIGPT_KERNEL_DOT(acc, wa, xs) \
+  acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(wa, xs), _mm256_set1_epi16(1)))
+#define MINIGPT_KERNEL_BF16 1
+#include "quant_x86.hpp"
+#undef MINIGPT_KERNEL_NS
+#undef MINIGPT_KERNEL_TARGET
+#undef MINIGPT_KERNEL_DOT
+#undef MINIGPT_KERNEL_BF16
+
+
+// GCC 12's AVX-512 headers start some casts from an undefined register and warn about it
+// wherever they are inlined (GCC bug 105593, fixed in 13): silenced for these kernels only.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+#define MINIGPT_KERNEL_NS avx512_vnni
+#define MINIGPT_KERNEL_TARGET __attribute__((target("avx2,fma,f16c,avx512f,avx512vl,avx512bw,avx512vnni")))
+#define MINIGPT_KERNEL_DOT(acc, wa, xs) acc = _mm256_dpbusd_epi32(acc, wa, xs)
+#include "quant_x86.hpp"
+#undef MINIGPT_KERNEL_NS
+#undef MINIGPT_KERNEL_TARGET
+#undef MINIGPT_KERNEL_DOT
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+#endif
+
+namespace minigpt {
+namespace detail {
+
+// y (N, W.rows), row n at y + n * ldy, = x (N, W.cols), row n at x + n * ldx, · Wᵀ + bias
+// (bias may be null), with W's kernel. Groups of output rows are shared among the threads;
+// every row of x passes over a group while it sits in the cache.
+inline void packed_matmul(float* y, Index ldy, const float* x, Index ldx, Index N, const PackedMatrix& W,
+                          const float* bias) {
+  require_kernel(W.kernel, "packed_matmul");
+  if (N <= 0) return;
+  const SimdKernel k = W.kernel;
+  if (W.format == WeightFormat::q8_0) {
+    QuantizedRows xq;
+    quantize_rows(xq, x, ldx, N, W.cols);
+    // A few groups per task, so that a thread streams a contiguous stretch of W.
+    const Index groups = W.groups(), per = 4, tasks = (groups + per - 1) / per;
+    parallel_for(tasks, static_cast<double>(per * kQ8Rows * W.cols * N), [&](Index t) {
+      const Index g0 = t * per, g1 = std::min(groups, g0 + per);
+#if MINIGPT_QUANT_X86
+      if (k == SimdKernel::avx512_vnni) return avx512_vnni::q8_0_groups(W, g0, g1, xq, N, y, ldy, bias);
+      if (k == SimdKernel::avx2) return avx2::q8_0_groups(W, g0, g1, xq, N, y, ldy, bias);
+#endif
+      q8_0_groups_scalar(W, g0, g1, xq, N, y, ldy, bias);
+    });
+    return;
+  }
+  if (W.format != WeightFormat::bf16) throw ArgumentError("packed_matmul: the matrix holds no packed weights");
+  const Index groups = W.groups(), per = 2, tasks = (groups + per - 1) / per;
+  parallel_for(tasks, static_cast<double>(per * kBF16Rows * W.cols * N), [&](Index t) {
+    const Index g0 = t * per, g1 = std::min(groups, g0 + per);
+#if MINIGPT_QUANT_X86
+    if (k != SimdKernel::scalar) return avx2::bf16_groups(W, g0, g1, x, ldx, N, y, ldy, bias);
+#endif
+    bf16_groups_scalar(W, g0, g1, x, ldx, N, y, ldy, bias);
+  });
 }
 
 }  // namespace detail
