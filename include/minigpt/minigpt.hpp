@@ -19,7 +19,9 @@
 //                in numbers)
 //   the recipe   fact_world.hpp (the small world: facts, pre-training text, questions), jsonl.hpp
 //                (SFT and preference files), labeler.hpp (grading, the ranking labeler),
-//                reward_model.hpp (보상 모델, Bradley–Terry), ppo.hpp (RLHF with PPO)
+//                sft.hpp (지도 미세 조정: prompt-masked fine-tuning, answering and grading),
+//                reward_model.hpp (보상 모델: Bradley–Terry, the GPT with a score head),
+//                ppo.hpp (RLHF with PPO), recipe.hpp (the recipe's steps for the program)
 #pragma once
 
 #include "adamw.hpp"
@@ -64,6 +66,7 @@
 #include "random.hpp"
 #include "reward_model.hpp"
 #include "safetensors.hpp"
+#include "sft.hpp"
 #include "scaling_law.hpp"
 #include "sampling.hpp"
 #include "tensor.hpp"
