@@ -64,6 +64,7 @@
 #include "pretokenizer.hpp"
 #include "progress.hpp"
 #include "random.hpp"
+#include "recipe.hpp"
 #include "reward_model.hpp"
 #include "safetensors.hpp"
 #include "sft.hpp"
