@@ -35,6 +35,8 @@ int main(int argc, char** argv) {
   app.add_flag("--quick", quick, "a tiny model and a few steps of each kind (seconds; for tests)");
   RecipeOptions o;  // the sizes; --quick replaces the defaults, the flags below override either
   const auto seed = app.add_option("--seed", o.seed, "world, weights, batches and samples");
+  const auto layers = app.add_option("--n-layer", o.n_layer);
+  const auto width = app.add_option("--n-embd", o.n_embd);
   const auto steps = app.add_option("--pretrain-steps", o.pretrain_steps);
   const auto sft_steps = app.add_option("--sft-steps", o.sft_steps);
   const auto rm_steps = app.add_option("--rm-steps", o.rm_steps);
@@ -45,6 +47,8 @@ int main(int argc, char** argv) {
       const RecipeOptions given = o;
       o = RecipeOptions::quick();
       if (seed->count()) o.seed = given.seed;
+      if (layers->count()) o.n_layer = given.n_layer;
+      if (width->count()) o.n_embd = given.n_embd;
       if (steps->count()) o.pretrain_steps = given.pretrain_steps;
       if (sft_steps->count()) o.sft_steps = given.sft_steps;
       if (rm_steps->count()) o.rm_steps = given.rm_steps;

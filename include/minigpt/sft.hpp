@@ -258,7 +258,8 @@ inline TokenId newline_token(const Tokenizer& tok) {
 }
 
 struct AnswerOptions {
-  Index max_new_tokens = 40;  // longer than any answer the labeler accepts (32 bytes + 2)
+  Index max_new_tokens = 34;  // the longest answer the labeler accepts: " " + 32 bytes + "\n"
+                              // (and at most what the block leaves after the prompt)
   double temperature = 0.0;   // 0: greedy
   Index batch = 64;           // prompts of equal length generated together
 };
@@ -276,11 +277,15 @@ std::vector<std::string> answer_prompts(GPT<S>& model, const Tokenizer& tok, con
     by_length[static_cast<Index>(encoded[i].size())].push_back(i);
   }
   GenerateOptions g;
-  g.max_new_tokens = std::min(options.max_new_tokens, model.config().n_positions);
   g.sampling.temperature = options.temperature;
   g.stop_token = nl;
   std::vector<std::string> out(prompts.size());
-  for (const auto& group : by_length)
+  for (const auto& group : by_length) {
+    // Prompt and answer together fit the block (so they can be scored and trained on).
+    if (group.first >= model.config().n_positions)
+      throw ArgumentError("answer_prompts: a prompt of " + std::to_string(group.first) +
+                          " tokens leaves no room in the block of " + std::to_string(model.config().n_positions));
+    g.max_new_tokens = std::min(options.max_new_tokens, model.config().n_positions - group.first);
     for (std::size_t k = 0; k < group.second.size(); k += static_cast<std::size_t>(options.batch)) {
       const std::size_t end = std::min(group.second.size(), k + static_cast<std::size_t>(options.batch));
       std::vector<TokenId> ids;
@@ -288,13 +293,14 @@ std::vector<std::string> answer_prompts(GPT<S>& model, const Tokenizer& tok, con
       const auto rows = generate(model, ids, static_cast<Index>(end - k), g, rng);
       for (std::size_t j = k; j < end; ++j) out[group.second[j]] = completion_text(tok, rows[j - k], nl);
     }
+  }
   return out;
 }
 
 // Greedy answers (temperature 0), one per prompt.
 template <typename S>
 std::vector<std::string> greedy_completions(GPT<S>& model, const Tokenizer& tok, const std::vector<std::string>& prompts,
-                                            Index max_new_tokens = 40) {
+                                            Index max_new_tokens = 34) {
   Rng unused(0);
   AnswerOptions o;
   o.max_new_tokens = max_new_tokens;
@@ -305,7 +311,7 @@ std::vector<std::string> greedy_completions(GPT<S>& model, const Tokenizer& tok,
 // prompt: the labeler ranks them (labeler.hpp), PPO learns from them.
 template <typename S>
 std::vector<std::string> sample_completions(GPT<S>& model, const Tokenizer& tok, const std::string& prompt, Index K,
-                                            Rng& rng, double temperature = 1.0, Index max_new_tokens = 40) {
+                                            Rng& rng, double temperature = 1.0, Index max_new_tokens = 34) {
   AnswerOptions o;
   o.max_new_tokens = max_new_tokens;
   o.temperature = temperature;
