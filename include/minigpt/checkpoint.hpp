@@ -10,7 +10,9 @@
 // Loading accepts F32, F16, BF16 (and F64) tensors, names with or without the
 // `transformer.` prefix, and skips the `attn.bias` / `attn.masked_bias` buffers older
 // exports carry. A `lm_head.weight` equal to `wte.weight` is the tied head written out; a
-// different one makes the model untied and is used. Everything else must match config.json
+// different one makes the model untied and is used. A reward model's `score.weight` (Hugging
+// Face's GPT2ForSequenceClassification head, reward_model.hpp) is not part of the language
+// model and is skipped, so a reward folder loads as the GPT under its head. Everything else must match config.json
 // exactly: a missing, misshapen, unknown or non-finite tensor is a FileError naming the file
 // and the tensor.
 //
@@ -65,7 +67,7 @@ GPT<S> load_model(const std::string& dir) {
   std::map<std::string, const SafetensorsEntry*> by_name;
   for (const auto& e : file.entries()) {
     const std::string name = detail::canonical_tensor_name(e.name);
-    if (detail::is_attention_buffer(name)) continue;
+    if (detail::is_attention_buffer(name) || name == "score.weight") continue;
     if (!by_name.emplace(name, &e).second)
       throw FileError(path, "tensor '" + e.name + "'", "appears twice (with and without the 'transformer.' prefix)");
   }

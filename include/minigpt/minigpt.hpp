@@ -20,8 +20,10 @@
 //                in numbers)
 //   the recipe   fact_world.hpp (the small world: facts, pre-training text, questions), jsonl.hpp
 //                (SFT and preference files), labeler.hpp (grading, the ranking labeler),
-//                reward_model.hpp (보상 모델, Bradley–Terry), ppo.hpp (RLHF with PPO: the
-//                arithmetic), ppo_trainer.hpp (the PPO loop: rollouts, value head, updates)
+//                sft.hpp (지도 미세 조정: prompt-masked fine-tuning, answering and grading),
+//                reward_model.hpp (보상 모델: Bradley–Terry, the GPT with a score head),
+//                ppo.hpp (RLHF with PPO: the arithmetic), ppo_trainer.hpp (the PPO loop:
+//                rollouts, value head, updates), recipe.hpp (the recipe's steps for the program)
 //   programs     package_data.hpp (the data installed with them)
 #pragma once
 
@@ -71,8 +73,10 @@
 #include "pretokenizer.hpp"
 #include "progress.hpp"
 #include "random.hpp"
+#include "recipe.hpp"
 #include "reward_model.hpp"
 #include "safetensors.hpp"
+#include "sft.hpp"
 #include "scaling_law.hpp"
 #include "sampling.hpp"
 #include "tensor.hpp"
