@@ -12,6 +12,7 @@
 //   learning     loss.hpp (손실), dropout.hpp, adamw.hpp, lr_schedule.hpp, data_loader.hpp,
 //                train_options.hpp, training.hpp (사전 학습), evaluation.hpp, training_history.hpp,
 //                divergence.hpp, training_checkpoint.hpp, progress.hpp, loss_curve.hpp
+//   many ranks   communicator.hpp, distributed.hpp (MPI, when built with MINIGPT_USE_MPI)
 //   using it     sampling.hpp, generation.hpp, safetensors.hpp, checkpoint.hpp
 #pragma once
 
@@ -23,10 +24,12 @@
 #include "bpe_trainer.hpp"
 #include "char_tokenizer.hpp"
 #include "checkpoint.hpp"
+#include "communicator.hpp"
 #include "config.hpp"
 #include "config_file.hpp"
 #include "data_loader.hpp"
 #include "decoder_block.hpp"
+#include "distributed.hpp"
 #include "divergence.hpp"
 #include "dropout.hpp"
 #include "embedding.hpp"
