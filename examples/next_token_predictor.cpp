@@ -191,12 +191,13 @@ int main(int argc, char** argv) {
       bar.finish();
       std::printf("trained %lld steps in %.1f s (%.0f tokens/s)\n", (long long)train.max_iters, bar.seconds(),
                   bar.tokens_per_second());
-      if (chief)
-        save_loss_curve_svg(out + "/loss.svg", trainer.history(),
-                            "next-token predictor: " + std::to_string(trainer.model().parameter_count()) +
-                                " parameters, V = " + std::to_string(config.vocab_size),
-                            log_v);
-      std::printf("saved the model, its vocabulary and loss.svg in %s/\n", out.c_str());
+      const std::string curve_title = "next-token predictor: " + std::to_string(trainer.model().parameter_count()) +
+                                      " parameters, V = " + std::to_string(config.vocab_size);
+      if (chief) {
+        save_loss_curve_svg(out + "/loss.svg", trainer.history(), curve_title, log_v);
+        save_loss_curve_json(out + "/loss.json", trainer.history(), curve_title, log_v);  // the numbers drawn
+      }
+      std::printf("saved the model, its vocabulary, loss.svg and loss.json in %s/\n", out.c_str());
       std::printf("val loss %.4f\n", trainer.split_loss(Trainer<float>::Split::val));  // the whole split, all ranks
       if (!chief) return world->finish(0);
       model = std::make_unique<GPT<float>>(trainer.model());

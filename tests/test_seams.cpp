@@ -23,14 +23,14 @@ using namespace minigpt;
 
 namespace {
 
-struct ReferenceBatch {
+struct SeamsReferenceBatch {
   std::vector<TokenId> ids, targets;
   Index B = 0, T = 0;
 };
 
-ReferenceBatch reference_batch() {
+SeamsReferenceBatch seams_reference_batch() {
   const auto j = test::read_json(test::data("gpt2-tiny/reference.json"));
-  ReferenceBatch b;
+  SeamsReferenceBatch b;
   b.B = j["batch"].get<Index>();
   b.T = j["time"].get<Index>();
   for (const auto& row : j["input_ids"])
@@ -56,7 +56,7 @@ void check_gradients(const Parameters<S>& grads, const std::string& prefix, doub
 template <typename S>
 void check_seams_against_torch(double tolerance) {
   GPT<S> model = load_model<S>(test::data("gpt2-tiny"));
-  const ReferenceBatch batch = reference_batch();
+  const SeamsReferenceBatch batch = seams_reference_batch();
   const Index N = batch.B * batch.T, V = model.config().vocab_size, C = model.config().n_embd;
   ForwardOptions<S> train;
   train.training = true;
@@ -223,7 +223,7 @@ TEST_CASE("a gradient on the hidden states flows through the whole model (finite
 
 TEST_CASE("one set of weights serves several forward passes: the activations are the caller's", "[seams]") {
   const GPT<float> model = load_model<float>(test::data("gpt2-tiny"));
-  const ReferenceBatch batch = reference_batch();
+  const SeamsReferenceBatch batch = seams_reference_batch();
   const Index T = batch.T, V = model.config().vocab_size;
   // Each sequence on its own, with its own activations, from two threads at once.
   std::vector<GPTActivations<float>> acts(2);

@@ -11,18 +11,27 @@
 //   the model    config.hpp (매개변수, the scaling presets), config_file.hpp, parameters.hpp, gpt.hpp
 //   learning     loss.hpp (손실), dropout.hpp, adamw.hpp, lr_schedule.hpp, data_loader.hpp,
 //                train_options.hpp, training.hpp (사전 학습), evaluation.hpp, training_history.hpp,
-//                divergence.hpp, training_checkpoint.hpp, progress.hpp, loss_curve.hpp
+//                divergence.hpp, training_checkpoint.hpp, progress.hpp, loss_curve.hpp,
+//                scaling_law.hpp (스케일링 법칙: fitting L(N))
 //   many ranks   communicator.hpp, distributed.hpp (MPI, when built with MINIGPT_USE_MPI)
 //   using it     sampling.hpp, generation.hpp, safetensors.hpp, checkpoint.hpp
+//   pictures     chart.hpp (every SVG picture, with its numbers as JSON), attention_map.hpp
+//                (어텐션맵, drawn), embedding_map.hpp (임베딩, drawn), model_sizes.hpp (GPT-1 … GPT-3
+//                in numbers)
+//   the recipe   fact_world.hpp (the small world: facts, pre-training text, questions), jsonl.hpp
+//                (SFT and preference files), labeler.hpp (grading, the ranking labeler),
+//                reward_model.hpp (보상 모델, Bradley–Terry), ppo.hpp (RLHF with PPO)
 #pragma once
 
 #include "adamw.hpp"
 #include "attention.hpp"
+#include "attention_map.hpp"
 #include "block_config.hpp"
 #include "bpe_educational.hpp"
 #include "bpe_tokenizer.hpp"
 #include "bpe_trainer.hpp"
 #include "char_tokenizer.hpp"
+#include "chart.hpp"
 #include "checkpoint.hpp"
 #include "communicator.hpp"
 #include "config.hpp"
@@ -33,23 +42,32 @@
 #include "divergence.hpp"
 #include "dropout.hpp"
 #include "embedding.hpp"
+#include "embedding_map.hpp"
 #include "error.hpp"
 #include "evaluation.hpp"
+#include "fact_world.hpp"
 #include "feed_forward.hpp"
 #include "generation.hpp"
+#include "gguf.hpp"
 #include "gpt.hpp"
+#include "jsonl.hpp"
 #include "kv_cache.hpp"
+#include "labeler.hpp"
 #include "layer_norm.hpp"
 #include "linear.hpp"
 #include "load_tokenizer.hpp"
 #include "loss.hpp"
 #include "loss_curve.hpp"
+#include "model_sizes.hpp"
 #include "lr_schedule.hpp"
 #include "parameters.hpp"
+#include "ppo.hpp"
 #include "pretokenizer.hpp"
 #include "progress.hpp"
 #include "random.hpp"
+#include "reward_model.hpp"
 #include "safetensors.hpp"
+#include "scaling_law.hpp"
 #include "sampling.hpp"
 #include "tensor.hpp"
 #include "token_id.hpp"

@@ -206,3 +206,89 @@ put("char_vocab", "minimal", '{"type": "char", "chars": ["x"]}')
 put("char_vocab", "duplicate", '{"type": "char", "chars": ["x", "x"]}')
 put("char_vocab", "two_chars", '{"type": "char", "chars": ["ab"]}')
 put("char_vocab", "size_mismatch", '{"type": "char", "vocab_size": 3, "chars": ["a"]}')
+
+# ---- GGUF: small gpt2 files written here in Python (an independent writer) ----
+def gguf_string(s):
+    b = s.encode("utf-8") if isinstance(s, str) else s
+    return struct.pack("<Q", len(b)) + b
+
+
+def gguf_kv(key, vtype, value, etype=None):
+    out = gguf_string(key) + struct.pack("<I", vtype)
+    fmt = {0: "B", 1: "b", 4: "I", 5: "i", 6: "f", 7: "B", 10: "Q"}
+    if vtype == 8:
+        return out + gguf_string(value)
+    if vtype == 9:
+        out += struct.pack("<IQ", etype, len(value))
+        return out + b"".join(gguf_string(v) if etype == 8 else struct.pack("<" + fmt[etype], v) for v in value)
+    return out + struct.pack("<" + fmt[vtype], value)
+
+
+def q8_0(vals):
+    out = b""
+    for b in range(0, len(vals), 32):
+        blk = vals[b:b + 32]
+        amax = max(abs(v) for v in blk)
+        d = amax / 127
+        q = [0 if d == 0 else int(math.copysign(math.floor(abs(v / d) + 0.5), v)) for v in blk]
+        out += struct.pack("<e", d) + struct.pack("<32b", *q)
+    return out
+
+
+def gguf_gpt2(C, V=8, P=4, qtype=0, alignment=32, extra_kv=()):
+    """A 1-layer gpt2 GGUF of width C; 2-D weights (but position_embd) in qtype (0 = F32, 8 = Q8_0)."""
+    names = [("token_embd.weight", [C, V]), ("position_embd.weight", [C, P])]
+    for n, ne in [("attn_norm.weight", [C]), ("attn_norm.bias", [C]), ("attn_qkv.weight", [C, 3 * C]),
+                  ("attn_qkv.bias", [3 * C]), ("attn_output.weight", [C, C]), ("attn_output.bias", [C]),
+                  ("ffn_norm.weight", [C]), ("ffn_norm.bias", [C]), ("ffn_up.weight", [C, 4 * C]),
+                  ("ffn_up.bias", [4 * C]), ("ffn_down.weight", [4 * C, C]), ("ffn_down.bias", [C])]:
+        names.append(("blk.0." + n, ne))
+    names += [("output_norm.weight", [C]), ("output_norm.bias", [C])]
+    kvs = [gguf_kv("general.architecture", 8, "gpt2"), gguf_kv("gpt2.context_length", 4, P),
+           gguf_kv("gpt2.embedding_length", 4, C), gguf_kv("gpt2.feed_forward_length", 4, 4 * C),
+           gguf_kv("gpt2.block_count", 4, 1), gguf_kv("gpt2.attention.head_count", 4, 2),
+           gguf_kv("gpt2.attention.layer_norm_epsilon", 6, 1e-5), gguf_kv("tokenizer.ggml.model", 8, "gpt2"),
+           gguf_kv("tokenizer.ggml.tokens", 9, ["[PAD%d]" % i for i in range(V)], 8),
+           gguf_kv("tokenizer.ggml.token_type", 9, [5] * V, 5), gguf_kv("tokenizer.ggml.merges", 9, [], 8)]
+    kvs += list(extra_kv)
+    if alignment != 32:
+        kvs.append(gguf_kv("general.alignment", 4, alignment))
+    infos, data = b"", b""
+    for k, (name, ne) in enumerate(names):
+        n = math.prod(ne)
+        vals = [((k + i) % 17 - 8) / 16.0 for i in range(n)]
+        if name.endswith("norm.weight"):
+            vals = [1.0] * n
+        typ = qtype if len(ne) == 2 and name != "position_embd.weight" else 0
+        raw = q8_0(vals) if typ == 8 else struct.pack("<%df" % n, *vals)
+        infos += gguf_string(name) + struct.pack("<I", len(ne)) + struct.pack("<%dQ" % len(ne), *ne)
+        infos += struct.pack("<IQ", typ, len(data))
+        data += raw + b"\0" * ((alignment - len(raw) % alignment) % alignment)
+    head = b"GGUF" + struct.pack("<IQQ", 3, len(names), len(kvs)) + b"".join(kvs) + infos
+    head += b"\0" * ((alignment - len(head) % alignment) % alignment)
+    return head + data
+
+
+g4 = gguf_gpt2(4)
+put("gguf", "f32_c4", g4)
+put("gguf", "q8_0_c32", gguf_gpt2(32, qtype=8))
+put("gguf", "align64", gguf_gpt2(4, alignment=64))
+put("gguf", "truncated", g4[:-9])
+put("gguf", "header_only", g4[:24])
+put("gguf", "kv_count_huge", g4[:16] + struct.pack("<Q", 2**64 - 1) + g4[24:])
+put("gguf", "extra_array", gguf_gpt2(4, extra_kv=[gguf_kv("x.scores", 9, [0.5, -1.0], 6), gguf_kv("x.flag", 7, 1)]))
+put("gguf", "empty", b"GGUF" + struct.pack("<IQQ", 3, 0, 0))
+
+
+# ---- the recipe's JSONL files (sft, preferences, eval rows; the target reads each as all three) ----
+put("jsonl", "sft", '{"prompt":"Q: What is 3 + 4?\\nA:","completion":" 7\\n"}\n'
+                    '{"prompt":"Q: Where does Mina Park live?\\nA:","completion":" I don\'t know.\\n"}\n')
+put("jsonl", "preferences", '{"prompt":"Q: What is 3 + 4?\\nA:","chosen":" 7\\n","rejected":" 8\\n"}\n')
+put("jsonl", "eval", '{"prompt":"Q: What is 3 + 4?\\nA:","answer":"7"}\n'
+                     '{"prompt":"Q: Where does Mina Park live?\\nA:","answer":"Busan","person":"Mina Park","mentions":3}\n')
+put("jsonl", "all_fields", '{"prompt":"Q: a?\\nA:","completion":" b\\n","chosen":" b\\n","rejected":" c\\n",'
+                           '"answer":"b","person":"P","mentions":0}\r\n\n')
+put("jsonl", "bad_utf8", b'{"prompt":"x","completion":" \\u00e9\xff"}\n')
+put("jsonl", "korean", '{"prompt":"토큰?","completion":" 토\\ud83d\\ude00"}\n')
+put("jsonl", "malformed", '{"prompt":"x","completion":')
+put("jsonl", "wrong_types", '{"prompt":1,"completion":[],"mentions":2.5,"person":null}\n')

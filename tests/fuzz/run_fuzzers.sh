@@ -12,7 +12,7 @@ build="$1"
 seconds="$2"
 shift 2
 targets=("$@")
-if [ ${#targets[@]} -eq 0 ]; then targets=(safetensors config bpe_files char_vocab encode decode forward); fi
+if [ ${#targets[@]} -eq 0 ]; then targets=(safetensors gguf config bpe_files char_vocab encode decode forward jsonl); fi
 
 status=0
 for t in "${targets[@]}"; do

@@ -1,0 +1,502 @@
+// minigpt/detail/quant.hpp — fewer bytes per weight: fp16, bf16 and ggml's Q8_0, and the
+// matrix products a decoder runs on them.
+//
+// Chapter idea: generating one token reads every weight of the model once, so decoding runs
+// at the speed memory delivers bytes (GPT-2 small: 498 MB in f32 per token). Storing each
+// weight in fewer bytes is the only way past that bound:
+//
+//   f32   4 bytes   the reference
+//   f16   2 bytes   1 sign, 5 exponent, 10 mantissa bits (IEEE half)
+//   bf16  2 bytes   1 sign, 8 exponent, 7 mantissa bits: the top half of an f32
+//   Q8_0  34 bytes per 32 weights (8.5 bits each): ggml's block, as GGUF files store it
+//           struct { fp16 d; int8 q[32]; }          x̂_j = d · q_j
+//           amax = max_j |x_j|,  d = amax / 127,  q_j = roundf(x_j · (1/d))   (0 when d = 0)
+//         so |x_j − x̂_j| ≤ d/2 plus what storing d as fp16 costs (|d − fp16(d)| · 127).
+//         (roundf rounds halves away from zero, and ggml multiplies by 1/d rather than
+//         dividing by d; both are copied exactly, so our blocks are ggml's bit for bit.)
+//
+// fp16 and bf16 are rounded to the nearest value, ties to even (bf16 NaNs stay NaN, made
+// quiet, as ggml does).
+//
+// The products (what a linear layer needs; W is stored (out, in), one row per output, as
+// GGUF and ggml store it, and as PyTorch's nn.Linear does):
+//
+//   y (N, out) = x (N, in) · Wᵀ [+ b]
+//
+//   matmul_q8_0: W as rows of Q8_0 blocks. Each row of x is first quantized to Q8_0 blocks
+//     of its own (as llama.cpp does for its Q8_0 weights), then each output is
+//         y[n][o] = Σ_blocks  d_w · d_x · (Σ_{j<32} q_w[j] · q_x[j])
+//     the inner sum in exact 32-bit integers, the outer one in float.
+//   matmul_bf16: W as bf16, x kept in f32 (bf16 → f32 is exact: a 16-bit shift), so the
+//     result is the f32 product with bf16-rounded weights; only the weights lose bits.
+//     (AVX-512 BF16's dot instruction would round the activations to bf16 as well; decoding
+//     is bound by reading the weights, not by the multiplies, so it would buy nothing.)
+//
+// Worked example (one block, 32 values, x_0 = 1.0, x_1 = -0.5, x_2 = 0.26, the rest 0):
+//     amax = 1.0, d = 1/127 = 0.007874 (fp16: 0.007874), q = [127, -64, 33, 0, ...]
+//     (-0.5 · 127 = -63.5 rounds away from zero to -64; 0.26 · 127 = 33.02 -> 33)
+//     x̂ = [1.0, -0.5039, 0.2598, 0, ...]
+//
+// Kernels, chosen at run time (one header, no -march flag needed, works on any x86-64 and
+// on other CPUs through the scalar code):
+//   scalar        portable C++, the reference every other kernel is tested against
+//   avx2          AVX2 + FMA + F16C (Haswell, Zen 1 and later). Integer dots with the
+//                 unsigned×signed trick: _mm256_maddubs_epi16 multiplies unsigned bytes by
+//                 signed bytes, so it is fed |q_w| and q_x with q_w's sign moved onto it
+//                 (_mm256_sign_epi8); the pair sums stay below 2·128·127 < 2^15, so the
+//                 16-bit sums never saturate.
+//   avx512_vnni   AVX-512 F/BW/VL/DQ + VNNI (Ice Lake, Zen 4 and later): two blocks per
+//                 512-bit register, _mm512_dpbusd_epi32 (unsigned × signed bytes, four
+//                 products summed into each 32-bit lane, no saturation) with the same
+//                 sign trick (|q_w|, and q_x negated where q_w < 0 by a mask).
+// best_simd_kernel() picks the widest the CPU has (cpuid, through __builtin_cpu_supports);
+// every function takes the kernel as an argument, so a test can force `scalar` and check
+// the others against it on whatever CPU runs it. Run time rather than build time because
+// the library is header-only and installed: a program built without -march=native still
+// gets the fast kernels, and one binary runs on every x86-64. Rows of the output are shared
+// among the threads (detail/parallel.hpp).
+//
+// Shapes: x (N, in) f32, W (out, in) with in a multiple of 32 for Q8_0, y (N, out) f32.
+#pragma once
+
+#include "../error.hpp"
+#include "../tensor.hpp"
+#include "checked.hpp"
+#include "parallel.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define MINIGPT_QUANT_X86 1
+#include <cpuid.h>
+#include <immintrin.h>
+#else
+#define MINIGPT_QUANT_X86 0
+#endif
+
+namespace minigpt {
+namespace detail {
+
+// ---- fp16 and bf16 ------------------------------------------------------------------------
+
+inline std::uint32_t float_bits(float f) {
+  std::uint32_t u;
+  std::memcpy(&u, &f, 4);
+  return u;
+}
+inline float bits_float(std::uint32_t u) {
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
+// IEEE half -> float (exact).
+inline float half_to_float(std::uint16_t h) {
+  const std::uint32_t sign = static_cast<std::uint32_t>(h & 0x8000u) << 16;
+  const std::uint32_t exp = (h >> 10) & 0x1f, man = h & 0x3ffu;
+  if (exp == 0x1f) return bits_float(sign | 0x7f800000u | (man << 13));  // inf, NaN
+  if (exp == 0) {
+    // zero or subnormal: man · 2^-24
+    const float v = static_cast<float>(man) * bits_float(0x33800000u);  // 2^-24
+    return sign ? -v : v;
+  }
+  return bits_float(sign | ((exp + 112) << 23) | (man << 13));  // rebias 15 -> 127
+}
+
+// float -> IEEE half, rounded to nearest, ties to even; overflow gives inf, NaN stays NaN.
+inline std::uint16_t float_to_half(float f) {
+  const std::uint32_t u = float_bits(f);
+  const std::uint16_t sign = static_cast<std::uint16_t>((u >> 16) & 0x8000u);
+  const std::uint32_t a = u & 0x7fffffffu;
+  if (a > 0x7f800000u) return static_cast<std::uint16_t>(sign | 0x7e00u | ((a >> 13) & 0x3ffu));  // NaN, quiet
+  if (a >= 0x477ff000u) return static_cast<std::uint16_t>(sign | 0x7c00u);  // ≥ 65520 rounds to inf
+  if (a < 0x38800000u) {
+    // below the smallest normal half (2^-14): a subnormal half, man = round(|f| · 2^24)
+    if (a < 0x33000000u) return sign;  // < 2^-25: rounds to zero (2^-25 itself ties to 0)
+    const std::uint32_t e = a >> 23, m = (a & 0x7fffffu) | 0x800000u;
+    const std::uint32_t shift = 126 - e;  // |f| = m · 2^(e-150); we want m · 2^(e-150+24)
+    std::uint32_t r = m >> shift;
+    const std::uint32_t rest = m & ((1u << shift) - 1), half = 1u << (shift - 1);
+    if (rest > half || (rest == half && (r & 1))) ++r;
+    return static_cast<std::uint16_t>(sign | r);
+  }
+  // normal: drop 13 mantissa bits with round-to-nearest-even (a carry may bump the exponent)
+  const std::uint32_t rebased = a - (112u << 23);
+  const std::uint32_t r = (rebased + 0xfffu + ((rebased >> 13) & 1)) >> 13;
+  return static_cast<std::uint16_t>(sign | r);
+}
+
+inline float bf16_to_float(std::uint16_t b) { return bits_float(static_cast<std::uint32_t>(b) << 16); }
+
+// float -> bf16: the top 16 bits, rounded to nearest, ties to even (ggml's rule).
+inline std::uint16_t float_to_bf16(float f) {
+  const std::uint32_t u = float_bits(f);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return static_cast<std::uint16_t>((u >> 16) | 64);  // NaN, quiet
+  return static_cast<std::uint16_t>((u + (0x7fffu + ((u >> 16) & 1))) >> 16);
+}
+
+// ---- Q8_0 blocks --------------------------------------------------------------------------
+
+constexpr Index kQ8Block = 32;  // values per Q8_0 block
+
+struct BlockQ8_0 {
+  std::uint16_t d;      // scale, IEEE half
+  std::int8_t qs[32];   // x̂_j = d · qs[j]
+};
+static_assert(sizeof(BlockQ8_0) == 34, "a Q8_0 block is 34 bytes, as in ggml and GGUF");
+
+// One block from 32 floats, as ggml's quantize_row_q8_0_ref. Values must be finite (a NaN
+// or an infinity gives q = 0 in its place rather than undefined behaviour).
+inline void quantize_block_q8_0(const float* x, BlockQ8_0& y) {
+  float amax = 0.0f;
+  for (Index j = 0; j < kQ8Block; ++j) amax = std::max(amax, std::fabs(x[j]));
+  const float d = amax / 127.0f;
+  const float id = d != 0.0f ? 1.0f / d : 0.0f;
+  y.d = float_to_half(d);
+  for (Index j = 0; j < kQ8Block; ++j) {
+    const float r = std::round(x[j] * id);
+    y.qs[j] = r >= -128.0f && r <= 127.0f ? static_cast<std::int8_t>(r) : std::int8_t(0);
+  }
+}
+
+// n values (a multiple of 32) -> n / 32 blocks.
+inline void quantize_q8_0(const float* x, BlockQ8_0* y, Index n) {
+  if (n % kQ8Block != 0) throw ArgumentError("quantize_q8_0: " + std::to_string(n) + " values is not a multiple of 32");
+  for (Index b = 0; b < n / kQ8Block; ++b) quantize_block_q8_0(x + b * kQ8Block, y[b]);
+}
+
+// n / 32 blocks -> n values.
+inline void dequantize_q8_0(const BlockQ8_0* x, float* y, Index n) {
+  if (n % kQ8Block != 0) throw ArgumentError("dequantize_q8_0: " + std::to_string(n) + " values is not a multiple of 32");
+  for (Index b = 0; b < n / kQ8Block; ++b) {
+    const float d = half_to_float(x[b].d);
+    for (Index j = 0; j < kQ8Block; ++j) y[b * kQ8Block + j] = d * static_cast<float>(x[b].qs[j]);
+  }
+}
+
+// A weight matrix (rows = out, cols = in) as rows of Q8_0 blocks, row o holding blocks
+// [o · cols/32, (o+1) · cols/32): ggml's and GGUF's layout.
+struct Q8_0Matrix {
+  Index rows = 0, cols = 0;
+  std::vector<BlockQ8_0> blocks;
+  Index blocks_per_row() const { return cols / kQ8Block; }
+  const BlockQ8_0* row(Index o) const { return blocks.data() + o * blocks_per_row(); }
+};
+
+// W (rows, cols) f32, row-major -> Q8_0 rows. cols must be a multiple of 32.
+inline Q8_0Matrix quantize_matrix_q8_0(const float* W, Index rows, Index cols) {
+  if (rows < 0 || cols <= 0 || cols % kQ8Block != 0)
+    throw ArgumentError("quantize_matrix_q8_0: a (" + std::to_string(rows) + ", " + std::to_string(cols) +
+                        ") matrix: rows of Q8_0 need a multiple of 32 columns");
+  Q8_0Matrix m;
+  m.rows = rows;
+  m.cols = cols;
+  m.blocks.resize(static_cast<std::size_t>(checked_mul(rows, cols / kQ8Block, "Q8_0 blocks")));
+  quantize_q8_0(W, m.blocks.data(), rows * cols);
+  return m;
+}
+
+// A weight matrix (rows = out, cols = in) in bf16, row-major.
+struct BF16Matrix {
+  Index rows = 0, cols = 0;
+  std::vector<std::uint16_t> data;
+  const std::uint16_t* row(Index o) const { return data.data() + o * cols; }
+};
+
+inline BF16Matrix to_bf16_matrix(const float* W, Index rows, Index cols) {
+  BF16Matrix m;
+  m.rows = rows;
+  m.cols = cols;
+  m.data.resize(static_cast<std::size_t>(checked_mul(rows, cols, "bf16 matrix")));
+  for (std::size_t i = 0; i < m.data.size(); ++i) m.data[i] = float_to_bf16(W[i]);
+  return m;
+}
+
+// ---- kernels ------------------------------------------------------------------------------
+
+enum class SimdKernel { scalar, avx2, avx512_vnni };
+
+inline const char* simd_kernel_name(SimdKernel k) {
+  switch (k) {
+    case SimdKernel::scalar: return "scalar";
+    case SimdKernel::avx2: return "avx2";
+    case SimdKernel::avx512_vnni: return "avx512_vnni";
+  }
+  return "?";
+}
+
+// Whether this CPU (and this build) can run kernel k.
+inline bool simd_kernel_supported(SimdKernel k) {
+  if (k == SimdKernel::scalar) return true;
+#if MINIGPT_QUANT_X86
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  const bool f16c = __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C) != 0;
+  const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && f16c;
+  if (k == SimdKernel::avx2) return avx2;
+  return avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+         __builtin_cpu_supports("avx512vnni");
+#else
+  return false;
+#endif
+}
+
+// The widest kernel this CPU runs.
+inline SimdKernel best_simd_kernel() {
+  if (simd_kernel_supported(SimdKernel::avx512_vnni)) return SimdKernel::avx512_vnni;
+  if (simd_kernel_supported(SimdKernel::avx2)) return SimdKernel::avx2;
+  return SimdKernel::scalar;
+}
+
+inline void require_kernel(SimdKernel k, const char* who) {
+  if (!simd_kernel_supported(k))
+    throw ArgumentError(std::string(who) + ": this CPU cannot run the " + simd_kernel_name(k) + " kernel");
+}
+
+// -- scalar: the reference --
+
+inline std::int32_t block_dot_scalar(const BlockQ8_0& w, const BlockQ8_0& x) {
+  std::int32_t s = 0;
+  for (Index j = 0; j < kQ8Block; ++j) s += static_cast<std::int32_t>(w.qs[j]) * static_cast<std::int32_t>(x.qs[j]);
+  return s;
+}
+
+inline float dot_q8_0_scalar(const BlockQ8_0* w, const BlockQ8_0* x, Index nb) {
+  float acc = 0.0f;
+  for (Index b = 0; b < nb; ++b)
+    acc += half_to_float(w[b].d) * half_to_float(x[b].d) * static_cast<float>(block_dot_scalar(w[b], x[b]));
+  return acc;
+}
+
+inline float dot_bf16_scalar(const std::uint16_t* w, const float* x, Index n) {
+  float acc = 0.0f;
+  for (Index i = 0; i < n; ++i) acc += bf16_to_float(w[i]) * x[i];
+  return acc;
+}
+
+#if MINIGPT_QUANT_X86
+// -- AVX2 --
+#define MINIGPT_AVX2 __attribute__((target("avx2,fma,f16c")))
+
+MINIGPT_AVX2 inline __m256i block_products_avx2(const BlockQ8_0& w, const BlockQ8_0& x) {
+  const __m256i qw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w.qs));
+  const __m256i qx = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.qs));
+  const __m256i pairs = _mm256_maddubs_epi16(_mm256_abs_epi8(qw), _mm256_sign_epi8(qx, qw));  // 16 × int16
+  return _mm256_madd_epi16(pairs, _mm256_set1_epi16(1));                                       // 8 × int32
+}
+
+MINIGPT_AVX2 inline float hsum_avx2(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+MINIGPT_AVX2 inline std::int32_t hsum_epi32_avx2(__m256i v) {
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+  return _mm_cvtsi128_si32(s);
+}
+
+MINIGPT_AVX2 inline float dot_q8_0_avx2(const BlockQ8_0* w, const BlockQ8_0* x, Index nb) {
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  Index b = 0;
+  for (; b + 1 < nb; b += 2) {
+    const __m256 d0 = _mm256_set1_ps(_cvtsh_ss(w[b].d) * _cvtsh_ss(x[b].d));
+    const __m256 d1 = _mm256_set1_ps(_cvtsh_ss(w[b + 1].d) * _cvtsh_ss(x[b + 1].d));
+    acc0 = _mm256_fmadd_ps(d0, _mm256_cvtepi32_ps(block_products_avx2(w[b], x[b])), acc0);
+    acc1 = _mm256_fmadd_ps(d1, _mm256_cvtepi32_ps(block_products_avx2(w[b + 1], x[b + 1])), acc1);
+  }
+  if (b < nb) {
+    const __m256 d0 = _mm256_set1_ps(_cvtsh_ss(w[b].d) * _cvtsh_ss(x[b].d));
+    acc0 = _mm256_fmadd_ps(d0, _mm256_cvtepi32_ps(block_products_avx2(w[b], x[b])), acc0);
+  }
+  return hsum_avx2(_mm256_add_ps(acc0, acc1));
+}
+
+MINIGPT_AVX2 inline void block_sums_avx2(const BlockQ8_0* w, const BlockQ8_0* x, Index nb, std::int32_t* out) {
+  for (Index b = 0; b < nb; ++b) out[b] = hsum_epi32_avx2(block_products_avx2(w[b], x[b]));
+}
+
+MINIGPT_AVX2 inline __m256 load_bf16x8_avx2(const std::uint16_t* p) {
+  const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+
+MINIGPT_AVX2 inline float dot_bf16_avx2(const std::uint16_t* w, const float* x, Index n) {
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  Index i = 0;
+  for (; i + 16 <= n; i += 16) {
+    acc0 = _mm256_fmadd_ps(load_bf16x8_avx2(w + i), _mm256_loadu_ps(x + i), acc0);
+    acc1 = _mm256_fmadd_ps(load_bf16x8_avx2(w + i + 8), _mm256_loadu_ps(x + i + 8), acc1);
+  }
+  for (; i + 8 <= n; i += 8) acc0 = _mm256_fmadd_ps(load_bf16x8_avx2(w + i), _mm256_loadu_ps(x + i), acc0);
+  float s = hsum_avx2(_mm256_add_ps(acc0, acc1));
+  for (; i < n; ++i) s += bf16_to_float(w[i]) * x[i];
+  return s;
+}
+
+// -- AVX-512 with VNNI --
+// GCC 12's AVX-512 headers start some casts and reductions from an undefined register and
+// warn about it wherever they are inlined (GCC bug 105593, fixed in 13): silenced here only.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+#define MINIGPT_AVX512 __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")))
+
+// q_w's sign moved onto q_x, so that |q_w| (unsigned) · that (signed) = q_w · q_x.
+MINIGPT_AVX512 inline __m512i signed_products_avx512(__m512i qw, __m512i qx) {
+  const __mmask64 negative = _mm512_movepi8_mask(qw);
+  const __m512i sx = _mm512_mask_sub_epi8(qx, negative, _mm512_setzero_si512(), qx);
+  return _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_abs_epi8(qw), sx);  // 16 × int32
+}
+
+// Blocks b and b+1 side by side in one register (a block's 32 bytes are not contiguous with
+// the next block's: each has its 2-byte scale in front).
+MINIGPT_AVX512 inline __m512i load_two_blocks_avx512(const BlockQ8_0* p) {
+  const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p[0].qs));
+  const __m256i hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p[1].qs));
+  return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+}
+
+MINIGPT_AVX512 inline __m256i block_products_avx512(const BlockQ8_0& w, const BlockQ8_0& x) {
+  const __m256i qw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w.qs));
+  const __m256i qx = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.qs));
+  const __mmask32 negative = _mm256_movepi8_mask(qw);
+  const __m256i sx = _mm256_mask_sub_epi8(qx, negative, _mm256_setzero_si256(), qx);
+  return _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_abs_epi8(qw), sx);  // 8 × int32
+}
+
+MINIGPT_AVX512 inline float dot_q8_0_avx512(const BlockQ8_0* w, const BlockQ8_0* x, Index nb) {
+  __m512 acc = _mm512_setzero_ps();
+  Index b = 0;
+  for (; b + 1 < nb; b += 2) {
+    const __m512i p = signed_products_avx512(load_two_blocks_avx512(w + b), load_two_blocks_avx512(x + b));
+    const float d0 = _cvtsh_ss(w[b].d) * _cvtsh_ss(x[b].d), d1 = _cvtsh_ss(w[b + 1].d) * _cvtsh_ss(x[b + 1].d);
+    const __m512 d = _mm512_mask_blend_ps(__mmask16(0xff00), _mm512_set1_ps(d0), _mm512_set1_ps(d1));
+    acc = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(p), acc);
+  }
+  float s = _mm512_reduce_add_ps(acc);
+  if (b < nb) {
+    const __m256 d0 = _mm256_set1_ps(_cvtsh_ss(w[b].d) * _cvtsh_ss(x[b].d));
+    s += hsum_avx2(_mm256_mul_ps(d0, _mm256_cvtepi32_ps(block_products_avx512(w[b], x[b]))));
+  }
+  return s;
+}
+
+MINIGPT_AVX512 inline void block_sums_avx512(const BlockQ8_0* w, const BlockQ8_0* x, Index nb, std::int32_t* out) {
+  Index b = 0;
+  for (; b + 1 < nb; b += 2) {
+    const __m512i p = signed_products_avx512(load_two_blocks_avx512(w + b), load_two_blocks_avx512(x + b));
+    out[b] = hsum_epi32_avx2(_mm512_castsi512_si256(p));
+    out[b + 1] = hsum_epi32_avx2(_mm512_extracti64x4_epi64(p, 1));
+  }
+  if (b < nb) out[b] = hsum_epi32_avx2(block_products_avx512(w[b], x[b]));
+}
+
+MINIGPT_AVX512 inline __m512 load_bf16x16_avx512(const std::uint16_t* p) {
+  const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+
+MINIGPT_AVX512 inline float dot_bf16_avx512(const std::uint16_t* w, const float* x, Index n) {
+  __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+  Index i = 0;
+  for (; i + 32 <= n; i += 32) {
+    acc0 = _mm512_fmadd_ps(load_bf16x16_avx512(w + i), _mm512_loadu_ps(x + i), acc0);
+    acc1 = _mm512_fmadd_ps(load_bf16x16_avx512(w + i + 16), _mm512_loadu_ps(x + i + 16), acc1);
+  }
+  for (; i + 16 <= n; i += 16) acc0 = _mm512_fmadd_ps(load_bf16x16_avx512(w + i), _mm512_loadu_ps(x + i), acc0);
+  float s = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+  for (; i < n; ++i) s += bf16_to_float(w[i]) * x[i];
+  return s;
+}
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+#endif  // MINIGPT_QUANT_X86
+
+// One row pair with kernel k.
+inline float dot_q8_0(SimdKernel k, const BlockQ8_0* w, const BlockQ8_0* x, Index nb) {
+#if MINIGPT_QUANT_X86
+  if (k == SimdKernel::avx512_vnni) return dot_q8_0_avx512(w, x, nb);
+  if (k == SimdKernel::avx2) return dot_q8_0_avx2(w, x, nb);
+#endif
+  (void)k;
+  return dot_q8_0_scalar(w, x, nb);
+}
+
+// The exact integer dot of each block pair, computed with kernel k's instructions (for the
+// tests: every kernel must give the scalar sums exactly).
+inline void q8_0_block_sums(SimdKernel k, const BlockQ8_0* w, const BlockQ8_0* x, Index nb, std::int32_t* out) {
+  require_kernel(k, "q8_0_block_sums");
+#if MINIGPT_QUANT_X86
+  if (k == SimdKernel::avx512_vnni) return block_sums_avx512(w, x, nb, out);
+  if (k == SimdKernel::avx2) return block_sums_avx2(w, x, nb, out);
+#endif
+  for (Index b = 0; b < nb; ++b) out[b] = block_dot_scalar(w[b], x[b]);
+}
+
+inline float dot_bf16(SimdKernel k, const std::uint16_t* w, const float* x, Index n) {
+#if MINIGPT_QUANT_X86
+  if (k == SimdKernel::avx512_vnni) return dot_bf16_avx512(w, x, n);
+  if (k == SimdKernel::avx2) return dot_bf16_avx2(w, x, n);
+#endif
+  (void)k;
+  return dot_bf16_scalar(w, x, n);
+}
+
+// ---- the products -------------------------------------------------------------------------
+
+// Shared driver: y[n][o] = dot(o, n) (+ b[o]) over chunks of output rows, on all threads.
+// Within a chunk the weight row stays in cache while every row of x passes over it.
+template <typename RowDot>
+void for_output_rows(float* y, const float* bias, Index N, Index out, Index in, RowDot&& dot) {
+  constexpr Index kRows = 16;
+  const Index chunks = (out + kRows - 1) / kRows;
+  parallel_for(chunks, static_cast<double>(kRows * in * N), [&](Index c) {
+    const Index end = std::min(out, (c + 1) * kRows);
+    for (Index o = c * kRows; o < end; ++o)
+      for (Index n = 0; n < N; ++n) y[n * out + o] = dot(o, n) + (bias ? bias[o] : 0.0f);
+  });
+}
+
+// The rows of x (N, in) as Q8_0 blocks, N · in/32 of them: what matmul_q8_0 multiplies by.
+inline std::vector<BlockQ8_0> quantize_rows_q8_0(const float* x, Index N, Index in) {
+  std::vector<BlockQ8_0> xq(static_cast<std::size_t>(checked_mul(N, in / kQ8Block, "activation blocks")));
+  parallel_for(N, static_cast<double>(in), [&](Index n) { quantize_q8_0(x + n * in, xq.data() + n * (in / kQ8Block), in); });
+  return xq;
+}
+
+// y (N, out) = x (N, in) · Wᵀ + bias (bias may be null; W.rows = out, W.cols = in).
+inline void matmul_q8_0(float* y, const float* x, Index N, const Q8_0Matrix& W, const float* bias = nullptr,
+                        SimdKernel k = best_simd_kernel()) {
+  require_kernel(k, "matmul_q8_0");
+  if (N < 0 || W.cols % kQ8Block != 0 || static_cast<Index>(W.blocks.size()) != W.rows * W.blocks_per_row())
+    throw ArgumentError("matmul_q8_0: a (" + std::to_string(W.rows) + ", " + std::to_string(W.cols) +
+                        ") Q8_0 matrix needs a multiple of 32 columns and rows · cols/32 blocks");
+  const Index in = W.cols, nb = W.blocks_per_row();
+  const std::vector<BlockQ8_0> xq = quantize_rows_q8_0(x, N, in);
+  for_output_rows(y, bias, N, W.rows, in, [&](Index o, Index n) { return dot_q8_0(k, W.row(o), xq.data() + n * nb, nb); });
+}
+
+// y (N, out) = x (N, in) · Wᵀ + bias, W in bf16, x in f32.
+inline void matmul_bf16(float* y, const float* x, Index N, const BF16Matrix& W, const float* bias = nullptr,
+                        SimdKernel k = best_simd_kernel()) {
+  require_kernel(k, "matmul_bf16");
+  if (N < 0 || static_cast<Index>(W.data.size()) != W.rows * W.cols)
+    throw ArgumentError("matmul_bf16: the matrix holds " + std::to_string(W.data.size()) + " values, not rows · cols");
+  const Index in = W.cols;
+  for_output_rows(y, bias, N, W.rows, in, [&](Index o, Index n) { return dot_bf16(k, W.row(o), x + n * in, in); });
+}
+
+}  // namespace detail
+}  // namespace minigpt
