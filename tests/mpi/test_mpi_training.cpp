@@ -20,6 +20,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <filesystem>
 #include <thread>
 
 using namespace minigpt;
@@ -234,7 +235,10 @@ TEST_CASE("a save that fails on rank 0 stops every rank, and the checkpoint befo
   Trainer<float> t(tiny(), tiny_options(world().size()), data, &world());
   t.train_step();
   t.save_checkpoint(root + "/run");
-  if (world().rank() == 0) detail::write_file_atomic(root + "/mine/notes.txt", "not a checkpoint");
+  if (world().rank() == 0) {
+    std::filesystem::create_directories(root + "/mine");
+    detail::write_file_atomic(root + "/mine/notes.txt", "not a checkpoint");
+  }
   world().barrier();
   t.train_step();
   try {
