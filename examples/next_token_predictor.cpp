@@ -11,6 +11,7 @@
 //   next_token_predictor --tokenizer bpe:512 --max-iters 500 --out shakespeare-bpe
 //   next_token_predictor --predict shakespeare-char        # use a saved model, no training
 //   generate --model shakespeare-char --prompt "ROMEO:"    # the saved folder is a model folder
+//   mpirun -np 2 next_token_predictor --threads 1          # two processes train together (MPI)
 //
 // The recipe is nanoGPT's config/train_shakespeare_char.py at its CPU scale: AdamW (beta2
 // 0.99, weight decay 0.1), the learning rate warmed up over 100 steps and decayed by a cosine
@@ -20,9 +21,14 @@
 // learning rate is 2e-3, not nanoGPT's 1e-3. In 2,000 steps the baby GPT is still far from
 // done, and the bolder rate ends at a validation loss of about 1.82 instead of 1.91
 // (--lr 1e-3 runs nanoGPT's recipe exactly).
+//
+// Built with MINIGPT_USE_MPI, `mpirun -np N` starts N copies ("ranks") that train one model
+// together, each on its share of every batch (distributed.hpp, training.hpp): the same run,
+// N times the compute. Rank 0 alone prints and saves.
 #include <minigpt/minigpt.hpp>
 #include <minigpt/bpe_trainer.hpp>
 #include <minigpt/char_tokenizer.hpp>
+#include <minigpt/distributed.hpp>
 #include <minigpt/load_tokenizer.hpp>
 #include <minigpt/loss_curve.hpp>
 #include <minigpt/package_data.hpp>
@@ -80,6 +86,18 @@ static void predict(GPT<float>& model, const Tokenizer& tok, const std::string& 
 }
 
 int main(int argc, char** argv) {
+  // ---- 0. the processes: one, or the N ranks that mpirun started ----
+  std::unique_ptr<ProcessGroup> world;
+  try {
+    world = std::make_unique<ProcessGroup>(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "next_token_predictor: " << e.what() << "\n";
+    return 1;
+  }
+  const bool chief = world->rank() == 0;                  // rank 0 alone prints and saves
+  if (!chief) std::freopen("/dev/null", "w", stdout);     // the others' output goes nowhere
+  const std::string who = chief ? "" : "rank " + std::to_string(world->rank()) + ": ";
+
   // ---- 1. flags ----
   CLI::App app{"Train a small GPT to predict the next token of a text, then let it predict."};
   std::string data, tokenizer_spec = "char";  // data: the bundled tinyshakespeare unless --data names a file
@@ -87,6 +105,7 @@ int main(int argc, char** argv) {
   GPTConfig config = GPTConfig::make(4, 4, 128, 64, 0);  // nanoGPT's baby GPT; V comes from the tokenizer
   TrainOptions train;                                     // batch 12, 2,000 steps ... (training.hpp)
   double lr = 2e-3;
+  int threads = 0;
   app.add_option("--data", data, "training text (default: the bundled tinyshakespeare)");
   app.add_option("--tokenizer", tokenizer_spec, "char, bpe:N (train a BPE of N tokens on the data) or a folder");
   app.add_option("--n-layer", config.n_layer, "decoder blocks (default 4)")->check(CLI::PositiveNumber);
@@ -100,15 +119,18 @@ int main(int argc, char** argv) {
   app.add_option("--out", out,
                  "folder for the model, its vocabulary and loss.svg (default shakespeare-char, in the current folder)");
   app.add_option("--predict", predict_dir, "use the model saved in this folder; do not train");
+  app.add_option("--threads", threads, "threads per process (default: every core; under mpirun, per rank)")
+      ->check(CLI::PositiveNumber);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp&) {
     std::cout << app.help();
-    return 0;
+    return world->finish(0);
   } catch (const CLI::ParseError& e) {
-    std::cerr << "next_token_predictor: " << e.what() << " (see --help)\n";
-    return 2;
+    std::cerr << who << "next_token_predictor: " << e.what() << " (see --help)\n";
+    return world->finish(2);
   }
+  if (threads > 0) Trainer<float>::set_threads(threads);
 
   try {
     // ---- 2. text -> tokens (토큰) ----
@@ -132,22 +154,23 @@ int main(int argc, char** argv) {
       config.validate("flags");
       train.block_size = config.n_positions;
       train.lr = {lr, lr / 10, std::min<Index>(100, train.max_iters / 10), train.max_iters};  // warm-up, cosine
-      Trainer<float> trainer(config, train, split);
+      Trainer<float> trainer(config, train, split, &world->communicator());  // every rank the same
       std::printf("model: %lld layers, %lld heads, C = %lld, T = %lld: %lld parameters; %lld tokens per step, "
-                  "%lld steps (%d threads, %lld shards)\n",
+                  "%lld steps (%d rank%s x %d threads, %lld shards)\n",
                   (long long)config.n_layer, (long long)config.n_head, (long long)config.n_embd,
                   (long long)config.n_positions, (long long)trainer.model().parameter_count(),
-                  (long long)trainer.tokens_per_step(), (long long)train.max_iters, Trainer<float>::threads(),
-                  (long long)trainer.shards());
+                  (long long)trainer.tokens_per_step(), (long long)train.max_iters, trainer.ranks(),
+                  trainer.ranks() > 1 ? "s" : "", Trainer<float>::threads(), (long long)trainer.shards());
       Index saved = 0;
-      auto save = [&] {
+      auto save = [&] {  // every rank calls it; rank 0 writes
         trainer.save_checkpoint(out, [&](const std::string& dir) { tok->save(dir); });
         saved = trainer.step();
       };
       save();  // step 0: a bad --out fails now, not after minutes of training
 
       const double log_v = std::log(static_cast<double>(config.vocab_size));
-      ProgressBar bar(std::cerr, train.max_iters, ::isatty(2) != 0);
+      std::ostream nowhere(nullptr);
+      ProgressBar bar(chief ? std::cerr : nowhere, train.max_iters, ::isatty(2) != 0);
       try {
         while (!trainer.done()) {
           const StepResult r = trainer.train_step();
@@ -162,22 +185,27 @@ int main(int argc, char** argv) {
             save();
           }
         }
-      } catch (const TrainingDiverged& e) {
+      } catch (const TrainingDiverged& e) {  // every rank stops at the same step: rank 0 says so
         bar.finish();
-        std::cerr << "next_token_predictor: " << e.what() << "\n  the last good checkpoint, step " << saved
-                  << ", is in " << out << "/\n";
-        return 1;
+        if (chief)
+          std::cerr << "next_token_predictor: " << e.what() << "\n  the last good checkpoint, step " << saved
+                    << ", is in " << out << "/\n";
+        return world->finish(1);
       }
       bar.finish();
       std::printf("trained %lld steps in %.1f s (%.0f tokens/s)\n", (long long)train.max_iters, bar.seconds(),
                   bar.tokens_per_second());
       const std::string curve_title = "next-token predictor: " + std::to_string(trainer.model().parameter_count()) +
                                       " parameters, V = " + std::to_string(config.vocab_size);
-      save_loss_curve_svg(out + "/loss.svg", trainer.history(), curve_title, log_v);
-      save_loss_curve_json(out + "/loss.json", trainer.history(), curve_title, log_v);  // the numbers drawn
+      if (chief) {
+        save_loss_curve_svg(out + "/loss.svg", trainer.history(), curve_title, log_v);
+        save_loss_curve_json(out + "/loss.json", trainer.history(), curve_title, log_v);  // the numbers drawn
+      }
       std::printf("saved the model, its vocabulary, loss.svg and loss.json in %s/\n", out.c_str());
-      std::printf("val loss %.4f (the whole validation split, %zu tokens)\n",
-                  trainer.split_loss(Trainer<float>::Split::val), split.val.size());
+      // the whole split; every rank takes part in this evaluation
+      const double val_loss = trainer.split_loss(Trainer<float>::Split::val);
+      if (!chief) return world->finish(0);
+      std::printf("val loss %.4f (the whole validation split, %zu tokens)\n", val_loss, split.val.size());
       model = std::make_unique<GPT<float>>(trainer.model());
     } else {  // a saved model: its loss on this text's validation part
       std::printf("val loss %.4f (the whole validation split, %zu tokens)\n",
@@ -194,8 +222,8 @@ int main(int argc, char** argv) {
       }
     }
   } catch (const std::exception& e) {
-    std::cerr << "next_token_predictor: " << e.what() << "\n";
-    return 1;
+    std::cerr << who << "next_token_predictor: " << e.what() << "\n";
+    return world->finish(1);  // with several ranks: stops them all
   }
-  return 0;
+  return world->finish(0);
 }

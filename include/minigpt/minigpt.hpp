@@ -13,6 +13,7 @@
 //                train_options.hpp, training.hpp (사전 학습), evaluation.hpp, training_history.hpp,
 //                divergence.hpp, training_checkpoint.hpp, progress.hpp, loss_curve.hpp,
 //                scaling_law.hpp (스케일링 법칙: fitting L(N))
+//   many ranks   communicator.hpp, distributed.hpp (MPI, when built with MINIGPT_USE_MPI)
 //   using it     sampling.hpp, generation.hpp, safetensors.hpp, checkpoint.hpp, weight_format.hpp,
 //                gguf.hpp, model_file.hpp
 //   pictures     chart.hpp (every SVG picture, with its numbers as JSON), attention_map.hpp
@@ -38,11 +39,13 @@
 #include "char_tokenizer.hpp"
 #include "chart.hpp"
 #include "checkpoint.hpp"
+#include "communicator.hpp"
 #include "confidence.hpp"
 #include "config.hpp"
 #include "config_file.hpp"
 #include "data_loader.hpp"
 #include "decoder_block.hpp"
+#include "distributed.hpp"
 #include "divergence.hpp"
 #include "dropout.hpp"
 #include "embedding.hpp"

@@ -58,5 +58,14 @@ inline int max_threads() {
 #endif
 }
 
+// Sets how many threads later parallel loops use (no effect without OpenMP).
+inline void set_max_threads(int n) {
+#ifdef _OPENMP
+  omp_set_num_threads(n);
+#else
+  (void)n;
+#endif
+}
+
 }  // namespace detail
 }  // namespace minigpt
