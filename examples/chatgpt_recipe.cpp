@@ -5,19 +5,23 @@
 //      on the answer only;
 //   3. a reward model (보상 모델): the SFT model with a score head, trained on a labeler's
 //      rankings of answers the SFT model sampled (Bradley–Terry);
-//   4. PPO against that reward model (ppo.hpp; runs when ppo_trainer.hpp is part of the build).
+//   4. PPO (강화학습, ppo_trainer.hpp): the SFT model answers, the reward model scores, the
+//      policy moves toward higher scores on a KL leash (β) to the SFT model.
 //
-//   chatgpt_recipe --out run                 # the whole recipe (about 10 minutes)
-//   chatgpt_recipe --out run --from sft      # reuse run/base and run/sft, redo the later steps
-//   generate --model run/sft --prompt $'Q: What is 3 + 4?\nA:'
+//   chatgpt_recipe --out run                       # the whole recipe (about 15 minutes)
+//   chatgpt_recipe --out run --from sft            # reuse run/base and run/sft, redo steps 3 and 4
+//   chatgpt_recipe --out run --from reward --kl-coef 0.001   # PPO again, on too loose a leash
+//   generate --model run/ppo --prompt $'Q: What is 3 + 4?\nA:'
 //
-// It writes run/data/* (TRL's JSONL files), run/base, run/sft, run/reward (model folders with
-// their tokenizer), run/report.json (every figure, per step), run/sft_loss.svg and
-// run/reward_accuracy.svg, and ends with held-out questions answered side by side.
+// It writes run/data/* (TRL's JSONL files), run/base, run/sft, run/reward, run/ppo (model
+// folders with their tokenizer), run/report.json (every figure, per step), run/sft_loss.svg,
+// run/reward_accuracy.svg and run/ppo.svg, and ends with held-out questions answered side by side.
 #include <minigpt/minigpt.hpp>
+#include <minigpt/package_data.hpp>
 
 #include <CLI/CLI.hpp>
 
+#include <cmath>
 #include <cstdio>
 #include <iostream>
 #include <unistd.h>
@@ -25,35 +29,29 @@
 using namespace minigpt;
 
 int main(int argc, char** argv) {
-  CLI::App app{"ChatGPT's recipe in miniature: pre-training, SFT, a reward model (and PPO)"};
-  std::string out, from = "none", prose_path = std::string(MINIGPT_DATA_DIR) + "/tinyshakespeare.txt";
+  CLI::App app{"ChatGPT's recipe in miniature: pre-training, SFT, a reward model and PPO"};
+  std::string out, from = "none", prose_path;  // prose: the bundled tinyshakespeare unless given
   bool quick = false;
+  RecipeOptions o;  // the sizes: --quick's smaller ones when given; the flags below override either
+  for (int i = 1; i < argc; ++i)
+    if (std::string(argv[i]) == "--quick") o = RecipeOptions::quick();
   app.add_option("--out", out, "folder for the data, the models, the report and the charts")->required();
   app.add_option("--from", from, "reuse the saved steps up to this one: base, sft or reward")
       ->check(CLI::IsMember({"none", "base", "sft", "reward"}));
   app.add_option("--prose", prose_path, "ordinary prose mixed into the pre-training text");
   app.add_flag("--quick", quick, "a tiny model and a few steps of each kind (seconds; for tests)");
-  RecipeOptions o;  // the sizes; --quick replaces the defaults, the flags below override either
-  const auto seed = app.add_option("--seed", o.seed, "world, weights, batches and samples");
-  const auto layers = app.add_option("--n-layer", o.n_layer);
-  const auto width = app.add_option("--n-embd", o.n_embd);
-  const auto steps = app.add_option("--pretrain-steps", o.pretrain_steps);
-  const auto sft_steps = app.add_option("--sft-steps", o.sft_steps);
-  const auto rm_steps = app.add_option("--rm-steps", o.rm_steps);
-  const auto k = app.add_option("--answers-per-prompt", o.answers_per_prompt, "K answers the labeler ranks");
+  app.add_option("--seed", o.seed, "world, weights, batches and samples");
+  app.add_option("--n-layer", o.n_layer);
+  app.add_option("--n-embd", o.n_embd);
+  app.add_option("--pretrain-steps", o.pretrain_steps);
+  app.add_option("--sft-steps", o.sft_steps);
+  app.add_option("--rm-steps", o.rm_steps);
+  app.add_option("--answers-per-prompt", o.answers_per_prompt, "K answers the labeler ranks");
+  app.add_option("--ppo-steps", o.ppo_steps, "PPO steps of rollouts and updates");
+  app.add_option("--kl-coef", o.kl_coef, "β, the KL leash to the SFT model (TRL's 0.05; try 0.001)");
   CLI11_PARSE(app, argc, argv);
   try {
-    if (quick) {
-      const RecipeOptions given = o;
-      o = RecipeOptions::quick();
-      if (seed->count()) o.seed = given.seed;
-      if (layers->count()) o.n_layer = given.n_layer;
-      if (width->count()) o.n_embd = given.n_embd;
-      if (steps->count()) o.pretrain_steps = given.pretrain_steps;
-      if (sft_steps->count()) o.sft_steps = given.sft_steps;
-      if (rm_steps->count()) o.rm_steps = given.rm_steps;
-      if (k->count()) o.answers_per_prompt = given.answers_per_prompt;
-    }
+    if (prose_path.empty()) prose_path = package_data("tinyshakespeare.txt", MINIGPT_PACKAGE_DATA);  // beside the program
     const int reuse = from == "none" ? 0 : from == "base" ? 1 : from == "sft" ? 2 : 3;  // steps loaded
     const bool tty = isatty(2);
     Rng rng(o.seed);
@@ -188,30 +186,34 @@ int main(int argc, char** argv) {
     }
 
     // ---- step 4: PPO against the reward model, a KL leash to the SFT model ----
-    std::vector<std::string> ppo_answers;
-#if __has_include(<minigpt/ppo_trainer.hpp>)
-    // ppo_trainer.hpp provides run_ppo_step: it trains the policy from out/sft against
-    // out/reward, writes out/ppo and its chart, and returns the policy and its report.
-    {
-      PPOStepResult ppo = run_ppo_step(sft, load_reward_model<float>(out + "/reward"), tok, world, o, out, rng);
-      report["ppo"] = ppo.report;
-      ppo_answers = answers_of(ppo.policy);
-    }
-#else
-    std::printf("step 4 (PPO): not yet included in this build; steps 1 to 3 are done\n");
-    report["ppo"] = "not yet included";
-#endif
+    std::printf("step 4: PPO, %lld steps of %lld rollouts, β = %g\n", static_cast<long long>(o.ppo_steps),
+                static_cast<long long>(o.ppo_batch), o.kl_coef);
+    ProgressBar ppo_bar(std::cerr, o.ppo_steps, tty, 5);
+    PPOStepResult<float> ppo = run_ppo_step(sft, load_reward_model<float>(out + "/reward"), tok, world, o, out,
+                                            [&](const PPOStepStats& s) {  // the bar: the policy's loss, tokens sampled
+                                              ppo_bar.update(s.step, s.policy_loss, std::lround(s.mean_length * o.ppo_batch));
+                                            });
+    ppo_bar.finish();
+    const auto& first = ppo.report["first_steps"];
+    const auto& last = ppo.report["last_steps"];
+    std::printf("PPO: reward %.3f -> %.3f, gold %.3f -> %.3f, KL to SFT %.2f -> %.2f nats\n",
+                first["mean_score"].get<double>(), last["mean_score"].get<double>(), first["mean_gold"].get<double>(),
+                last["mean_gold"].get<double>(), first["mean_kl"].get<double>(), last["mean_kl"].get<double>());
+    report["ppo"] = ppo.report;
+    const std::vector<std::string> ppo_answers = answers_of(ppo.policy);
+    const AnswerReport ppo_report = grade_answers(eval, ppo_answers);
+    report["ppo"]["answers"] = ppo_report.to_json();
+    say("PPO", ppo_report);
 
     // ---- the report, and held-out questions answered side by side ----
     write_report(out + "/report.json", report);
-    std::printf("\n%-34s | %-16s | %-16s%s\n", "held-out question (mentions)", "base", "SFT",
-                ppo_answers.empty() ? "" : " | PPO");
+    std::printf("\n%-34s | %-16s | %-16s | %s\n", "held-out question (mentions)", "base", "SFT", "PPO");
     auto shown = [](const std::string& s) { return escape_bytes(s.substr(0, 16)); };
     for (std::size_t i : showcase_questions(eval)) {
       const std::string q = eval[i].prompt.substr(3, eval[i].prompt.size() - 6) +
                             (eval[i].mentions >= 0 ? " (" + std::to_string(eval[i].mentions) + ")" : "");
-      std::printf("%-34s | %-16s | %-16s%s\n", q.c_str(), shown(base_answers[i]).c_str(), shown(sft_answers[i]).c_str(),
-                  ppo_answers.empty() ? "" : (" | " + shown(ppo_answers[i])).c_str());
+      std::printf("%-34s | %-16s | %-16s | %s\n", q.c_str(), shown(base_answers[i]).c_str(),
+                  shown(sft_answers[i]).c_str(), shown(ppo_answers[i]).c_str());
     }
     std::printf("(right answers in %s/data/eval.jsonl; every figure in %s/report.json)\n", out.c_str(), out.c_str());
   } catch (const std::exception& e) {

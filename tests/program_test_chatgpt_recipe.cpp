@@ -1,8 +1,10 @@
 // chatgpt_recipe, run as a user runs it with --quick (a tiny model, a few steps of each kind):
 // every file it promises is there and readable by the library's own readers, the model
 // folders load (generate reads them), the reward folder gives finite scores, the report's
-// figures equal what the library measures on the saved models, and --from sft reuses the saved
-// steps and repeats step 3 exactly (same seed, same figures).
+// figures equal what the library measures on the saved models, the PPO step's history is in the
+// report (every step's reward, KL, gold score, entropy, clip fraction, share ended), --from sft
+// reuses the saved steps and repeats step 3 exactly (same seed, same figures), and --from
+// reward repeats PPO exactly and takes --kl-coef.
 #include "common.hpp"
 
 #include <catch2/catch.hpp>
@@ -12,7 +14,7 @@
 
 using Catch::Matchers::Contains;
 
-TEST_CASE("chatgpt_recipe runs pre-training, SFT and the reward model, and saves every step", "[programs][recipe]") {
+TEST_CASE("chatgpt_recipe runs pre-training, SFT, the reward model and PPO, and saves every step", "[programs][recipe]") {
   using namespace minigpt;
   const std::string dir = test::scratch("recipe");
   const test::Run r = test::run_program("chatgpt_recipe", "--quick --out " + dir + "/run");
@@ -57,16 +59,48 @@ TEST_CASE("chatgpt_recipe runs pre-training, SFT and the reward model, and saves
   CHECK((accuracy >= 0 && accuracy <= 1));
   CHECK(report["world"]["groups"].size() == 4);
 
+  // Step 4: the PPO folder loads (with its tokenizer) and is no longer the SFT model; the report
+  // has one row per PPO step with every statistic; its answers' shares are what the library
+  // measures on the saved policy.
+  GPT<float> ppo = load_model<float>(run + "/ppo");
+  CHECK(load_tokenizer(run + "/ppo")->vocab_size() == tok->vocab_size());
+  REQUIRE(ppo.config() == sft.config());
+  CHECK((ppo.parameters().flat() - sft.parameters().flat()).abs().maxCoeff() > 0);
+  const nlohmann::json& steps = report["ppo"]["history"]["steps"];
+  REQUIRE(steps.size() == 3);  // --quick's PPO steps
+  CHECK(report["ppo"]["adaptive_kl"] == false);
+  CHECK(report["ppo"]["kl_coef"].get<double>() == 0.05);
+  for (const nlohmann::json& row : steps) {
+    INFO(row.dump());
+    for (const char* name : {"mean_score", "mean_kl", "mean_gold", "entropy", "clipfrac", "ended_share"})
+      CHECK(row[name].is_number());
+    const double gold = row["mean_gold"].get<double>();
+    CHECK((gold >= -2 && gold <= 1));  // the labeler's scores: off-format −2 ... correct 1
+    CHECK((row["ended_share"].get<double>() >= 0 && row["ended_share"].get<double>() <= 1));
+    CHECK((row["clipfrac"].get<double>() >= 0 && row["clipfrac"].get<double>() <= 1));
+    CHECK(row["entropy"].get<double>() > 0);
+    CHECK(row["mean_reward"].get<double>() ==
+          Approx(row["mean_score"].get<double>() - 0.05 * row["mean_kl"].get<double>()));
+  }
+  CHECK(steps[0]["mean_kl"].get<double>() == 0);  // the first rollouts: the policy is the SFT model
+  const AnswerReport ppo_answers = grade_answers(eval, greedy_completions(ppo, *tok, prompts));
+  CHECK(report["ppo"]["answers"]["in_format"].get<double>() == Approx(ppo_answers.all.in_format));
+  CHECK(report["ppo"]["answers"]["correct"].get<double>() == Approx(ppo_answers.all.correct));
+
   // The charts, as SVG.
   CHECK(test::file_bytes(run + "/sft_loss.svg").find("<svg") != std::string::npos);
   CHECK(test::file_bytes(run + "/reward_accuracy.svg").find("<svg") != std::string::npos);
+  CHECK(test::file_bytes(run + "/ppo.svg").find("<svg") != std::string::npos);
+  CHECK(test::read_json(run + "/ppo.json")["series"].size() == 3);  // reward, gold, KL
   // The side-by-side answers.
   CHECK_THAT(r.out, Contains("held-out question"));
+  CHECK_THAT(r.out, Contains("| PPO"));
   CHECK_THAT(r.out, Contains("When was") || Contains("Where does") || Contains("What is"));
 
   // generate loads the SFT folder and answers in the chat format's way.
   const test::Run g = test::run_program("generate", "--model " + run + "/sft --prompt 'Q: What is 1 + 1?' --max-new-tokens 5");
   CHECK(g.status == 0);
+  CHECK(test::run_program("generate", "--model " + run + "/ppo --prompt 'Q: What is 1 + 1?' --max-new-tokens 5").status == 0);
 
   // --from sft: steps 1 and 2 loaded, step 3 repeated with the same seed: the same comparisons
   // and the same held-out accuracy.
@@ -79,6 +113,30 @@ TEST_CASE("chatgpt_recipe runs pre-training, SFT and the reward model, and saves
   const nlohmann::json report2 = test::read_json(run + "/report.json");
   CHECK(report2["reward"] == report["reward"]);
   CHECK(report2["base"] == report["base"]);
+
+  // --from reward: steps 1 to 3 loaded, PPO repeated with the same seed: the same statistics
+  // step for step (all but the wall time).
+  auto without_time = [](nlohmann::json s) {
+    for (nlohmann::json& row : s) row.erase("seconds");
+    return s;
+  };
+  const test::Run ppo_again = test::run_program("chatgpt_recipe", "--quick --from reward --out " + run);
+  INFO(ppo_again.out);
+  REQUIRE(ppo_again.status == 0);
+  CHECK_THAT(ppo_again.out, !Contains("step 3: the labeler"));
+  const nlohmann::json report3 = test::read_json(run + "/report.json");
+  CHECK(report3["reward"] == report2["reward"]);
+  CHECK(without_time(report3["ppo"]["history"]["steps"]) == without_time(report2["ppo"]["history"]["steps"]));
+  CHECK(report3["ppo"]["answers"] == report2["ppo"]["answers"]);
+
+  // --kl-coef and --ppo-steps reach the PPO step: every step's β is the one given.
+  const test::Run loose = test::run_program("chatgpt_recipe", "--quick --from reward --kl-coef 0.001 --ppo-steps 2 --out " + run);
+  INFO(loose.out);
+  REQUIRE(loose.status == 0);
+  const nlohmann::json report4 = test::read_json(run + "/report.json");
+  REQUIRE(report4["ppo"]["history"]["steps"].size() == 2);
+  for (const nlohmann::json& row : report4["ppo"]["history"]["steps"]) CHECK(row["kl_coef"].get<double>() == 0.001);
+  CHECK(report4["options"]["ppo"]["kl_coef"].get<double>() == 0.001);
 }
 
 TEST_CASE("chatgpt_recipe answers bad flags and missing steps with one line", "[programs][recipe]") {

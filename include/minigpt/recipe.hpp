@@ -4,14 +4,20 @@
 // Chapter idea: ChatGPT's secret recipe (비밀 레시피) in miniature. A base model pre-trained
 // (사전 학습) on the small world's text (fact_world.hpp); SFT (지도 미세 조정, sft.hpp) on
 // demonstrations; a reward model (보상 모델, reward_model.hpp) trained on the labeler's
-// comparisons (labeler.hpp) of answers the SFT model wrote; then PPO (ppo.hpp). The program
+// comparisons (labeler.hpp) of answers the SFT model wrote; then PPO (ppo.hpp,
+// ppo_trainer.hpp) against that reward model, on a KL leash to the SFT model. The program
 // reads top to bottom; what it would otherwise repeat lives here:
 //
 //   RecipeOptions          every size, one table of defaults (and a quick setting for tests)
 //   collect_comparisons    for each prompt of a split: K answers sampled from the full
 //                          distribution (temperature 1), ranked by the labeler, all its pairs
 //   save_model_folder      a model folder (Hugging Face layout) with its tokenizer beside it
-//   sft_loss_figure, reward_accuracy_figure   the two charts (chart.hpp)
+//   run_ppo_step           step 4: π starts as the SFT model, π_ref is the SFT model frozen,
+//                          reward(prompt, answer) = RM score of prompt + answer, gold = the
+//                          labeler's grade as a number (gold_score: correct 1, I don't know 0,
+//                          wrong −1, off-format −2, the order the RM learned from); saves
+//                          DIR/ppo and DIR/ppo.svg, returns the policy and its report
+//   sft_loss_figure, reward_accuracy_figure, ppo_figure   the charts (chart.hpp)
 //   showcase_questions     a handful of held-out questions, a few from each mention group
 //   read_report, write_report   report.json
 //
@@ -30,7 +36,9 @@
 #include "gpt.hpp"
 #include "jsonl.hpp"
 #include "labeler.hpp"
+#include "ppo_trainer.hpp"
 #include "random.hpp"
+#include "reward_model.hpp"
 #include "sft.hpp"
 #include "tensor.hpp"
 #include "tokenizer.hpp"
@@ -39,6 +47,7 @@
 
 #include <array>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -57,6 +66,10 @@ struct RecipeOptions {
   // Step 3, the reward model: K answers a prompt, the pairs of 8 prompts a step.
   Index answers_per_prompt = 6, rm_steps = 300, rm_prompts_per_step = 8;
   double rm_lr = 1e-4;
+  // Step 4, PPO (ppo_trainer.hpp): rollouts a step, a minibatch, the longest answer, AdamW's
+  // rate and β (fixed; TRL's 0.05). A step is about 5 s at these sizes on two idle cores.
+  Index ppo_steps = 60, ppo_batch = 32, ppo_mini_batch = 8, ppo_max_new_tokens = 20;
+  double ppo_lr = 5e-5, kl_coef = 0.05;
   Index eval_every = 25;  // held-out losses and accuracies every so many steps
 
   // A run of seconds for tests: a tiny model, a few steps of each kind.
@@ -73,6 +86,9 @@ struct RecipeOptions {
     o.answers_per_prompt = 4;
     o.rm_steps = 10;
     o.rm_prompts_per_step = 4;
+    o.ppo_steps = 3;
+    o.ppo_batch = 8;
+    o.ppo_mini_batch = 4;
     o.eval_every = 5;
     return o;
   }
@@ -83,7 +99,9 @@ struct RecipeOptions {
             {"pretrain", {{"steps", pretrain_steps}, {"batch", pretrain_batch}, {"lr", pretrain_lr}}},
             {"sft", {{"steps", sft_steps}, {"batch", sft_batch}, {"lr", sft_lr}}},
             {"reward", {{"answers_per_prompt", answers_per_prompt}, {"steps", rm_steps},
-                        {"prompts_per_step", rm_prompts_per_step}, {"lr", rm_lr}}}};
+                        {"prompts_per_step", rm_prompts_per_step}, {"lr", rm_lr}}},
+            {"ppo", {{"steps", ppo_steps}, {"batch", ppo_batch}, {"mini_batch", ppo_mini_batch},
+                     {"max_new_tokens", ppo_max_new_tokens}, {"lr", ppo_lr}, {"kl_coef", kl_coef}}}};
   }
 };
 
@@ -183,6 +201,100 @@ inline chart::Figure reward_accuracy_figure(const std::vector<double>& train, co
   f.rules.push_back({false, 0.9, "target 90%"});
   f.rules.push_back({false, 0.5, "chance", "#bbbbbb"});
   return f;
+}
+
+// PPO's reward (the RM's score), gold score (the labeler's) and KL to the SFT model, per step.
+inline chart::Figure ppo_figure(const PPOHistory& h) {
+  chart::Figure f;
+  f.title = "PPO: the reward model's score, the labeler's (gold) score, the KL to the SFT model";
+  f.subtitle = std::string("β ") + (h.adaptive_kl ? "adaptive" : "fixed") +
+               (h.steps.empty() ? "" : " at " + std::to_string(h.steps.front().kl_coef).substr(0, 6));
+  f.x = {"PPO step"};
+  f.y = {"per answer: score, or nats of KL"};
+  std::vector<double> step, score, gold, kl;
+  for (const PPOStepStats& s : h.steps) {
+    step.push_back(static_cast<double>(s.step));
+    score.push_back(s.mean_score);
+    gold.push_back(s.mean_gold);
+    kl.push_back(s.mean_kl);
+  }
+  f.series.push_back({"reward model's score", step, score, chart::Mark::line_points});
+  f.series.push_back({"gold (correct 1, I don't know 0, wrong −1, off-format −2)", step, gold, chart::Mark::line_points});
+  f.series.push_back({"KL(π ‖ π_SFT), nats", step, kl, chart::Mark::line_points});
+  f.footnotes.push_back("each point: the mean over one step's rollouts, sampled at temperature 1");
+  return f;
+}
+
+// What step 4 hands back: the trained policy and the report's "ppo" entry.
+template <typename S>
+struct PPOStepResult {
+  GPT<S> policy;
+  nlohmann::ordered_json report;
+};
+
+// Step 4. The policy starts as the SFT model and the frozen SFT model is the reference; the
+// prompts are the world's RL questions; reward(prompt, answer) is the reward model's score of
+// prompt + answer (the stop token included when the answer ended), and gold is the labeler's
+// verdict on the same answer (gold_score), reported beside it and never trained on. Saves the
+// policy to out/ppo (with its tokenizer; the value head is training scaffolding and is not
+// kept) and the chart to out/ppo.svg (numbers in out/ppo.json). on_step hears every step.
+template <typename S>
+PPOStepResult<S> run_ppo_step(const GPT<S>& sft, const RewardModel<S>& reward_model, const Tokenizer& tok,
+                              const FactWorld& world, const RecipeOptions& o, const std::string& out,
+                              const std::function<void(const PPOStepStats&)>& on_step = {}) {
+  std::vector<std::vector<TokenId>> prompts;
+  std::map<std::vector<TokenId>, std::string> right_answer;  // prompt ids -> the world's answer
+  Index longest = 0;
+  for (const Question& q : world.questions_in(Split::rl)) {
+    prompts.push_back(tok.encode(q.prompt));
+    right_answer[prompts.back()] = q.answer;
+    longest = std::max(longest, static_cast<Index>(prompts.back().size()));
+  }
+  const std::vector<TokenId> newline = tok.encode("\n");
+  if (newline.size() != 1) throw ArgumentError("run_ppo_step: the tokenizer must make the newline one token");
+  PPOOptions p;
+  p.config.kl_coef = o.kl_coef;
+  p.steps = o.ppo_steps;
+  p.batch_size = o.ppo_batch;
+  p.mini_batch_size = o.ppo_mini_batch;
+  p.max_new_tokens = std::min(o.ppo_max_new_tokens, sft.config().n_positions - longest);  // what the block leaves
+  p.stop_token = newline[0];
+  p.learning_rate = o.ppo_lr;
+  p.seed = o.seed + 3;
+  const RewardFunction reward = [&](const std::vector<TokenId>& prompt, const std::vector<TokenId>& answer) {
+    std::vector<TokenId> seq = prompt;
+    seq.insert(seq.end(), answer.begin(), answer.end());
+    return static_cast<double>(reward_model.score(seq));
+  };
+  const RewardFunction gold = [&](const std::vector<TokenId>& prompt, const std::vector<TokenId>& answer) {
+    return gold_score(grade_completion(tok.decode(answer), right_answer.at(prompt)));
+  };
+  PPOStepResult<S> r{sft, {}};
+  const PPOHistory h = run_ppo(r.policy, sft, reward, gold, prompts, p, on_step);
+  save_model_folder(r.policy, tok, out + "/ppo");
+  chart::save(ppo_figure(h), out + "/ppo.svg", out + "/ppo.json");
+  // The first and the last steps' means (a few steps each), then every step.
+  auto mean_of = [&](std::size_t from, std::size_t to) {
+    nlohmann::ordered_json j;
+    for (const char* name : {"mean_score", "mean_gold", "mean_kl", "entropy", "clipfrac", "ended_share"}) {
+      double sum = 0;
+      for_each_ppo_stat([&](const char* n, auto get) {
+        if (std::string(n) == name)
+          for (std::size_t i = from; i < to; ++i) sum += get(h.steps[i]);
+      });
+      j[name] = to > from ? sum / static_cast<double>(to - from) : 0.0;
+    }
+    return j;
+  };
+  const std::size_t n = h.steps.size(), window = std::max<std::size_t>(1, std::min<std::size_t>(5, n / 4));
+  r.report["prompts"] = prompts.size();
+  r.report["max_new_tokens"] = p.max_new_tokens;
+  r.report["kl_coef"] = p.config.kl_coef;
+  r.report["adaptive_kl"] = h.adaptive_kl;
+  r.report["first_steps"] = mean_of(0, std::min(window, n));
+  r.report["last_steps"] = mean_of(n - std::min(window, n), n);
+  r.report["history"] = h.to_json();
+  return r;
 }
 
 }  // namespace minigpt
