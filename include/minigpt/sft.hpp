@@ -257,7 +257,7 @@ inline TokenId newline_token(const Tokenizer& tok) {
   return ids[0];
 }
 
-struct AnswerOptions {
+struct CompletionOptions {
   Index max_new_tokens = 34;  // the longest answer the labeler accepts: " " + 32 bytes + "\n"
                               // (and at most what the block leaves after the prompt)
   double temperature = 0.0;   // 0: greedy
@@ -268,7 +268,7 @@ struct AnswerOptions {
 // only when temperature > 0 (then each prompt's answer depends on its batch's draws).
 template <typename S>
 std::vector<std::string> answer_prompts(GPT<S>& model, const Tokenizer& tok, const std::vector<std::string>& prompts,
-                                        const AnswerOptions& options, Rng& rng) {
+                                        const CompletionOptions& options, Rng& rng) {
   const TokenId nl = newline_token(tok);
   std::map<Index, std::vector<std::size_t>> by_length;
   std::vector<std::vector<TokenId>> encoded(prompts.size());
@@ -302,7 +302,7 @@ template <typename S>
 std::vector<std::string> greedy_completions(GPT<S>& model, const Tokenizer& tok, const std::vector<std::string>& prompts,
                                             Index max_new_tokens = 34) {
   Rng unused(0);
-  AnswerOptions o;
+  CompletionOptions o;
   o.max_new_tokens = max_new_tokens;
   return answer_prompts(model, tok, prompts, o, unused);
 }
@@ -312,7 +312,7 @@ std::vector<std::string> greedy_completions(GPT<S>& model, const Tokenizer& tok,
 template <typename S>
 std::vector<std::string> sample_completions(GPT<S>& model, const Tokenizer& tok, const std::string& prompt, Index K,
                                             Rng& rng, double temperature = 1.0, Index max_new_tokens = 34) {
-  AnswerOptions o;
+  CompletionOptions o;
   o.max_new_tokens = max_new_tokens;
   o.temperature = temperature;
   return answer_prompts(model, tok, std::vector<std::string>(static_cast<std::size_t>(K), prompt), o, rng);
