@@ -76,6 +76,7 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
     if (recipe.empty() || out.empty()) throw CLI::ValidationError("--recipe DIR and --out DIR are required");
+    if (ppo_batch > 8 && ppo_batch % 8 != 0) throw CLI::ValidationError("--ppo-batch must be below 8 or a multiple of 8");
   } catch (const CLI::CallForHelp&) {
     std::cout << app.help();
     return 0;
