@@ -13,19 +13,24 @@
 //      reliability diagram per model;
 //   2. singletons: per mention group (never, once, 2-3, 4+) the share right, wrong
 //      (hallucinated), "I don't know" and off-format, beside the singleton rate of the text;
-//   3. grading decides behaviour (PPO against a binary grader, a t = 0.75 grader and the reward
-//      model): NOT YET — it needs the PPO trainer, which is not in the library yet;
+//   3. grading decides behaviour: three PPO policies trained from the SFT model on the "rl"
+//      split's questions, each against one grader: binary (right 1, else 0), the confidence
+//      target t (right 1, wrong -t/(1-t), "I don't know" 0) and the recipe's reward model
+//      (DIR/reward; skipped when the folder is not there); each asked the held-out questions:
+//      outcomes per mention group, and every policy's score under every grader;
 //   4. abstention at inference: the SFT model answers only when its confidence >= tau, else
 //      "I don't know"; the risk-coverage curve, and the tau that maximises the t = 0.75 score.
 // Writes OUT/report.json (every figure), OUT/reliability.svg, OUT/risk_coverage.svg (each with
-// its numbers as .json) and OUT/answers.jsonl (every answer, grade and confidence), and prints
-// the tables.
+// its numbers as .json), OUT/answers.jsonl (every answer, grade and confidence) and the PPO
+// policies as model folders (OUT/ppo-binary, OUT/ppo-t0.75, OUT/ppo-rm), and prints the tables.
 #include <minigpt/minigpt.hpp>
 
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <unistd.h>
 #include <vector>
@@ -53,6 +58,8 @@ int main(int argc, char** argv) {
   Index samples = 8, limit = 0;
   double t = 0.75;
   std::uint64_t seed = 1234;
+  Index ppo_steps = 40, ppo_batch = 32;
+  double ppo_lr = 1e-4;
   app.add_option("--recipe", recipe, "the folder chatgpt_recipe wrote (data/, base/, sft/) (required)");
   app.add_option("--out", out, "folder for report.json, the pictures and answers.jsonl (required)");
   app.add_option("--samples", samples, "sampled answers per question for self-consistency (0: none; default 8)")
@@ -60,10 +67,16 @@ int main(int argc, char** argv) {
   app.add_option("--limit", limit, "ask only the first N held-out questions (0: all)")->check(CLI::Range(Index(0), Index(1000000)));
   app.add_option("--target", t, "the confidence target t of the abstention experiment (default 0.75)")
       ->check(CLI::Range(0.0, 0.99));
-  app.add_option("--seed", seed, "seed of the sampled answers (default 1234)");
+  app.add_option("--seed", seed, "seed of the sampled answers and of PPO (default 1234)");
+  app.add_option("--ppo-steps", ppo_steps, "PPO steps per policy in experiment 3 (0: skip it; default 40)")
+      ->check(CLI::Range(Index(0), Index(100000)));
+  app.add_option("--ppo-batch", ppo_batch, "PPO rollouts per step (below 8, or a multiple of 8; default 32)")
+      ->check(CLI::Range(Index(2), Index(4096)));
+  app.add_option("--ppo-lr", ppo_lr, "PPO's learning rate (default 1e-4)")->check(CLI::Range(1e-7, 1e-1));
   try {
     app.parse(argc, argv);
     if (recipe.empty() || out.empty()) throw CLI::ValidationError("--recipe DIR and --out DIR are required");
+    if (ppo_batch > 8 && ppo_batch % 8 != 0) throw CLI::ValidationError("--ppo-batch must be below 8 or a multiple of 8");
   } catch (const CLI::CallForHelp&) {
     std::cout << app.help();
     return 0;
@@ -80,9 +93,8 @@ int main(int argc, char** argv) {
     const SingletonStats singletons = singleton_stats(mentions);
 
     // ---- 3. ask both models every question, keeping each answer's grade and confidence ----
-    auto ask = [&](const std::string& name, AskStyle style, Index n_samples) {
-      GPT<float> model = load_model<float>(recipe + "/" + name);
-      const auto tok = load_tokenizer(recipe + "/" + name);
+    const auto tok = load_tokenizer(recipe + "/sft");  // the base model's is the same
+    auto ask_model = [&](GPT<float>& model, const std::string& name, AskStyle style, Index n_samples) {
       Rng rng(seed);
       ProgressBar bar(std::cerr, static_cast<Index>(rows.size()), isatty(2) != 0, 100);
       std::cerr << "asking the " << name << " model " << rows.size() << " questions\n";
@@ -92,6 +104,10 @@ int main(int argc, char** argv) {
       auto qs = ask_questions(model, *tok, rows, opt, rng, [&](Index i) { bar.update(i + 1, 0, 0); });
       bar.finish();
       return qs;
+    };
+    auto ask = [&](const std::string& name, AskStyle style, Index n_samples) {
+      GPT<float> model = load_model<float>(recipe + "/" + name);
+      return ask_model(model, name, style, n_samples);
     };
     const std::vector<AskedQuestion> base = ask("base", AskStyle::cloze, 0);
     const std::vector<AskedQuestion> sft = ask("sft", AskStyle::chat, samples);
@@ -136,10 +152,69 @@ int main(int argc, char** argv) {
                 t / (1 - t), t, best.tau, 100 * best.coverage, 100 * best.risk, best.score, curve.front().score);
     print_groups("SFT, abstaining below the best tau", abstained);
     print_groups("SFT, abstaining below tau = t", at_t);
-    std::printf("\nExperiment 3 (PPO against binary, t = 0.75 and reward-model graders): not yet run; it needs the "
-                "PPO trainer.\n");
 
-    // ---- 7. the report and every answer ----
+    // ---- 7. experiment 3: PPO from the SFT model against each grader, on the rl split ----
+    nlohmann::ordered_json ppo_report = "skipped: --ppo-steps 0";
+    if (ppo_steps > 0) {
+      const std::vector<EvalExample> train = read_world_questions(recipe + "/data/world.json", Split::rl);
+      std::vector<std::vector<TokenId>> prompts;
+      for (const EvalExample& e : train) prompts.push_back(tok->encode(e.prompt));
+      const GPT<float> sft_model = load_model<float>(recipe + "/sft");
+      std::optional<RewardModel<float>> rm;  // the recipe's reward model, when it made one
+      if (std::filesystem::is_directory(recipe + "/reward")) rm = load_reward_model<float>(recipe + "/reward");
+      char t_name[32];
+      std::snprintf(t_name, sizeof t_name, "t%g", t);
+      struct Policy { std::string grader; RewardFunction reward; };  // one policy per grader
+      std::vector<Policy> policies{{"binary", grader_reward(*tok, train, binary_score)},
+                                   {t_name, grader_reward(*tok, train, [t](Grade g) { return confidence_target_score(g, t); })}};
+      if (rm) policies.push_back({"rm", reward_model_reward(*rm)});
+      const RewardFunction gold = grader_reward(*tok, train, [](Grade g) { return grade_info(g).gold; });
+      PPOOptions po;
+      po.steps = ppo_steps, po.batch_size = ppo_batch, po.mini_batch_size = std::min<Index>(8, ppo_batch);
+      po.learning_rate = ppo_lr, po.stop_token = newline_token(*tok), po.seed = seed;
+      std::printf("\nExperiment 3: PPO from the SFT model, %lld steps of %lld rollouts on the %zu questions of the rl split\n%s",
+                  static_cast<long long>(ppo_steps), static_cast<long long>(ppo_batch), train.size(),
+                  rm ? "" : "  no DIR/reward folder: the reward-model policy is skipped\n");
+      ppo_report = {{"steps", ppo_steps}, {"batch", ppo_batch}, {"learning_rate", ppo_lr}, {"kl_coef", po.config.kl_coef},
+                    {"train_questions", train.size()}, {"reward_model", rm ? "DIR/reward" : "skipped: no DIR/reward folder"},
+                    {"policies", nlohmann::ordered_json::array()}, {"scores", nlohmann::ordered_json::array()}};
+      std::vector<std::pair<std::string, std::vector<AskedQuestion>>> asked{{"SFT", sft}};
+      std::vector<GroupOutcomes> outcomes;
+      for (const Policy& p : policies) {
+        GPT<float> policy = sft_model;
+        ProgressBar bar(std::cerr, ppo_steps, isatty(2) != 0, 10);
+        std::cerr << "PPO against the " << p.grader << " grader (the bar's number: the mean score)\n";
+        const PPOHistory h = run_ppo(policy, sft_model, p.reward, gold, prompts, po,
+                                     [&](const PPOStepStats& s) { bar.update(s.step, s.mean_score, 0); });
+        bar.finish();
+        save_model(policy, out + "/ppo-" + p.grader);
+        tok->save(out + "/ppo-" + p.grader);
+        asked.push_back({"PPO " + p.grader, ask_model(policy, "ppo-" + p.grader, AskStyle::chat, 0)});
+        outcomes.push_back(outcomes_by_group(mentions_of(asked.back().second), grades_of(asked.back().second)));
+        const CommittedAnswers c = committed_answers(asked.back().second);
+        print_groups("PPO against the " + p.grader + " grader", outcomes.back());
+        ppo_report["policies"].push_back({{"grader", p.grader}, {"folder", "ppo-" + p.grader},
+                                          {"outcomes", to_json(outcomes.back())},
+                                          {"calibration", to_json(calibration(c.confidence, c.right))},
+                                          {"history", h.to_json()}});
+      }
+      std::printf("Every policy under every grader (mean score a held-out question)\n  %-14s %8s %8s %13s\n", "policy",
+                  "binary", t_name, "reward model");
+      for (const auto& [name, qs] : asked) {
+        const GraderScores s = grader_scores(qs, t, rm ? &*rm : nullptr, *tok);
+        std::printf("  %-14s %8.3f %8.3f %13.3f\n", name.c_str(), s.binary, s.target, s.reward_model);
+        ppo_report["scores"].push_back({{"policy", name}, {"binary", s.binary}, {t_name, s.target},
+                                        {"reward_model", rm ? nlohmann::ordered_json(s.reward_model) : nullptr}});
+      }
+      const GradingTargets g = grading_targets(outcomes[0], outcomes[1]);
+      ppo_report["targets"] = to_json(g);
+      std::printf("Targets: the binary policy says IDK to %.1f%% of never-mentioned people (<= 20%%: %s); the %s policy\n"
+                  "  to %.1f%% (>= 80%%: %s), and is right on %.1f%% of the 4+ group (>= 80%%: %s)\n",
+                  100 * g.binary_idk_never, g.binary_met() ? "met" : "not met", t_name, 100 * g.target_idk_never,
+                  g.target_idk_met() ? "met" : "not met", 100 * g.target_accuracy_often, g.target_accuracy_met() ? "met" : "not met");
+    }
+
+    // ---- 8. the report and every answer ----
     nlohmann::ordered_json report;
     report["questions"] = rows.size();
     report["singletons"] = to_json(singletons);
@@ -152,7 +227,7 @@ int main(int argc, char** argv) {
                             {"answer_all_score", curve.front().score},
                             {"outcomes_best_tau", to_json(abstained)},
                             {"outcomes_tau_t", to_json(at_t)}};
-    report["ppo_graders"] = "not yet: needs the PPO trainer";
+    report["ppo_graders"] = ppo_report;
     chart::save_json(out + "/report.json", report);
     write_answers_jsonl(out + "/answers.jsonl", {{"base", &base}, {"sft", &sft}});
     std::printf("\nwrote %s/report.json, reliability.svg, risk_coverage.svg, answers.jsonl\n", out.c_str());

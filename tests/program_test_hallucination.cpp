@@ -10,6 +10,7 @@
 #include <minigpt/minigpt.hpp>
 
 #include <cmath>
+#include <filesystem>
 #include <map>
 #include <sstream>
 #include <string>
@@ -50,12 +51,13 @@ namespace hp = hallucination_program_test;
 
 TEST_CASE("hallucination measures calibration, groups and abstention on a stand-in recipe", "[programs][hallucination]") {
   const std::string out = test::temp_dir("hallucination_out");
-  const test::Run r = test::run_program("hallucination", "--recipe " + hp::recipe_dir() + " --out " + out + " --samples 3");
+  const test::Run r =
+      test::run_program("hallucination", "--recipe " + hp::recipe_dir() + " --out " + out + " --samples 3 --ppo-steps 0");
   INFO(r.out);
   REQUIRE(r.status == 0);
-  CHECK_THAT(r.out, Contains("Experiment 1") && Contains("Experiment 2") && Contains("Experiment 4") &&
-                        Contains("Experiment 3") && Contains("not yet"));
+  CHECK_THAT(r.out, Contains("Experiment 1") && Contains("Experiment 2") && Contains("Experiment 4"));
   const auto report = test::read_json(out + "/report.json");
+  CHECK(report["ppo_graders"] == "skipped: --ppo-steps 0");
   const auto eval = read_eval_jsonl(hp::recipe_dir() + "/data/eval.jsonl");
   CHECK(report["questions"].get<std::size_t>() == eval.size());
 
@@ -121,9 +123,101 @@ TEST_CASE("hallucination answers bad flags and bad folders with one line", "[pro
   CHECK(no_out.status == 2);
   CHECK_THAT(no_out.out, Contains("--out"));
   CHECK(test::run_program("hallucination", "--recipe x --out y --target 1.5").status == 2);
+  const test::Run batch = test::run_program("hallucination", "--recipe x --out y --ppo-batch 12");
+  CHECK(batch.status == 2);
+  CHECK_THAT(batch.out, Contains("--ppo-batch"));
   const std::string empty = test::temp_dir("hallucination_empty");
   const test::Run missing = test::run_program("hallucination", "--recipe " + empty + " --out " + empty + "/o");
   CHECK(missing.status == 1);
   CHECK_THAT(missing.out, Contains("eval.jsonl"));
   CHECK(std::count(missing.out.begin(), missing.out.end(), '\n') == 1);
+}
+
+TEST_CASE("hallucination trains a PPO policy against each grader and scores every policy under every grader",
+          "[programs][hallucination][ppo_trainer]") {
+  namespace fs = std::filesystem;
+  // The stand-in recipe with a reward model beside it: the SFT model with a random score head.
+  const std::string recipe = test::temp_dir("hallucination_recipe_rm");
+  fs::remove_all(recipe);
+  fs::copy(hp::recipe_dir(), recipe, fs::copy_options::recursive);
+  GPT<float> sft = load_model<float>(recipe + "/sft");
+  const auto tok = load_tokenizer(recipe + "/sft");
+  Rng rng(7);
+  save_reward_model(RewardModel<float>(sft, rng), recipe + "/reward");
+  const RewardModel<float> rm = load_reward_model<float>(recipe + "/reward");
+
+  const std::string out = test::temp_dir("hallucination_ppo");
+  const test::Run r = test::run_program(
+      "hallucination", "--recipe " + recipe + " --out " + out + " --samples 0 --ppo-steps 2 --ppo-batch 4 --ppo-lr 1e-3");
+  INFO(r.out);
+  REQUIRE(r.status == 0);
+  CHECK_THAT(r.out, Contains("Experiment 3") && Contains("Every policy under every grader") && Contains("Targets"));
+  const auto report = test::read_json(out + "/report.json");
+  const auto& ppo = report["ppo_graders"];
+  REQUIRE(ppo["policies"].size() == 3);
+  const auto eval = read_eval_jsonl(recipe + "/data/eval.jsonl");
+  const std::vector<std::string> graders{"binary", "t0.75", "rm"};
+  std::map<std::string, std::map<std::string, double>> never_idk, often_right;  // for the targets
+  for (std::size_t k = 0; k < 3; ++k) {
+    const auto& p = ppo["policies"][k];
+    INFO(graders[k]);
+    CHECK(p["grader"] == graders[k]);
+    // Two steps, each scored by its grader: binary in [0, 1], the target in [-3, 1], gold in [-2, 1].
+    REQUIRE(p["history"]["steps"].size() == 2);
+    for (const auto& s : p["history"]["steps"]) {
+      if (k == 0) CHECK((s["mean_score"].get<double>() >= 0.0 && s["mean_score"].get<double>() <= 1.0));
+      if (k == 1) CHECK((s["mean_score"].get<double>() >= -3.0 && s["mean_score"].get<double>() <= 1.0));
+      CHECK((s["mean_gold"].get<double>() >= -2.0 && s["mean_gold"].get<double>() <= 1.0));
+    }
+    // The saved policy moved away from the SFT model, and its held-out answers, asked again here
+    // and graded by the labeler, give the report's outcomes and its row of the score table.
+    GPT<float> policy = load_model<float>(out + "/ppo-" + graders[k]);
+    CHECK((policy.parameters().flat() != sft.parameters().flat()).any());
+    std::map<std::string, std::map<Grade, int>> counts;
+    double right = 0, wrong_or_off = 0, rm_sum = 0;
+    for (const EvalExample& e : eval) {
+      const ModelAnswer a = answer(policy, *tok, e.prompt);
+      const Grade g = grade_completion(a.completion, e.answer);
+      ++counts[e.mentions < 0 ? "arithmetic" : mention_groups()[static_cast<std::size_t>(mention_group_of(e.mentions))].name][g];
+      right += g == Grade::correct;
+      wrong_or_off += g == Grade::wrong || g == Grade::off_format;
+      rm_sum += static_cast<double>(rm.score(tok->encode(e.prompt + a.completion)));
+    }
+    for (const auto& [group, c] : counts) {
+      int n = 0;
+      for (const auto& kv : c) n += kv.second;
+      const auto share = [&](Grade g) { return c.count(g) ? c.at(g) / double(n) : 0.0; };
+      INFO(group);
+      const auto& o = p["outcomes"][group];
+      CHECK(o["n"].get<int>() == n);
+      CHECK(o["accuracy"].get<double>() == Approx(share(Grade::correct)));
+      CHECK(o["idk"].get<double>() == Approx(share(Grade::idk)));
+      CHECK(o["error"].get<double>() == Approx(share(Grade::wrong)));
+      never_idk[graders[k]][group] = share(Grade::idk);
+      often_right[graders[k]][group] = share(Grade::correct);
+    }
+    const double n = static_cast<double>(eval.size());
+    const auto& row = ppo["scores"][k + 1];  // row 0 is the SFT model
+    CHECK(row["policy"] == "PPO " + graders[k]);
+    CHECK(row["binary"].get<double>() == Approx(right / n));
+    CHECK(row["t0.75"].get<double>() == Approx((right - 3 * wrong_or_off) / n));
+    CHECK(row["reward_model"].get<double>() == Approx(rm_sum / n).epsilon(1e-4));
+  }
+  CHECK(ppo["scores"][0]["policy"] == "SFT");
+  CHECK(ppo["targets"]["binary_idk_never"].get<double>() == Approx(never_idk["binary"]["never"]));
+  CHECK(ppo["targets"]["target_idk_never"].get<double>() == Approx(never_idk["t0.75"]["never"]));
+  CHECK(ppo["targets"]["target_accuracy_often"].get<double>() == Approx(often_right["t0.75"]["4+"]));
+
+  // Without DIR/reward the reward-model policy is skipped, with a note.
+  const std::string out2 = test::temp_dir("hallucination_ppo_no_rm");
+  const test::Run no_rm = test::run_program(
+      "hallucination", "--recipe " + hp::recipe_dir() + " --out " + out2 + " --samples 0 --limit 5 --ppo-steps 1 --ppo-batch 2");
+  INFO(no_rm.out);
+  REQUIRE(no_rm.status == 0);
+  CHECK_THAT(no_rm.out, Contains("no DIR/reward folder"));
+  const auto report2 = test::read_json(out2 + "/report.json");
+  CHECK(report2["ppo_graders"]["policies"].size() == 2);
+  CHECK(report2["ppo_graders"]["reward_model"] == "skipped: no DIR/reward folder");
+  CHECK(fs::is_directory(out2 + "/ppo-binary"));
+  CHECK_FALSE(fs::exists(out2 + "/ppo-rm"));
 }

@@ -5,8 +5,10 @@
 #include "common.hpp"
 #include "xml.hpp"
 #include <minigpt/calibration.hpp>
+#include <minigpt/char_tokenizer.hpp>
 #include <minigpt/hallucination.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <string>
@@ -204,4 +206,49 @@ TEST_CASE("Questions asked the pre-training way: the cloze and its first word", 
   CHECK(grade_cloze(" Busan", "Busan") == Grade::correct);
   CHECK(grade_cloze(" Jeju", "Busan") == Grade::wrong);
   CHECK(grade_cloze("", "Busan") == Grade::off_format);
+}
+
+TEST_CASE("Experiment 3's pieces: the rl split's questions from world.json, and the graders as PPO rewards",
+          "[calibration][world]") {
+  WorldOptions o;
+  o.groups = {{{4, 1, 1}, {5, 0, 2}, {3, 0, 1}, {2, 1, 1}}};
+  o.often_min = 4, o.often_max = 6;
+  o.prose_chars = 1000, o.validation_chars = 0;
+  const FactWorld w = FactWorld::generate(o, calibration_test_prose());
+  const std::string dir = test::temp_dir("calibration_world");
+  w.write(dir);
+  // The person rows of the world's own rl questions, written and read back through world.json.
+  std::vector<EvalExample> expected;
+  for (const EvalExample& e : w.eval_examples(Split::rl))
+    if (!e.person.empty()) expected.push_back(e);
+  const std::vector<EvalExample> rl = read_world_questions(dir + "/world.json", Split::rl);
+  REQUIRE(rl.size() == expected.size());
+  CHECK(rl.size() == 3 * 5);  // 2 + 1 + 1 + 1 people of the rl split, three questions each
+  auto key = [](const EvalExample& e) { return e.prompt + "|" + e.answer + "|" + e.person + "|" + std::to_string(e.mentions); };
+  std::vector<std::string> a, b;
+  for (std::size_t i = 0; i < rl.size(); ++i) a.push_back(key(rl[i])), b.push_back(key(expected[i]));
+  std::sort(a.begin(), a.end());
+  std::sort(b.begin(), b.end());
+  CHECK(a == b);
+  CHECK(read_world_questions(dir + "/world.json", Split::eval).size() == 3 * 4);
+
+  // The graders as rewards: the answer decoded as sampled, graded against its prompt's answer.
+  const CharTokenizer tok = CharTokenizer::from_text(w.pretrain_text());
+  const EvalExample& q = rl.front();
+  const std::string other = q.answer == "May" ? "June" : "May";  // a wrong answer the tokenizer can spell
+  const RewardFunction binary = grader_reward(tok, rl, binary_score);
+  const RewardFunction target = grader_reward(tok, rl, [](Grade g) { return confidence_target_score(g, 0.75); });
+  const auto p = tok.encode(q.prompt);
+  CHECK(binary(p, tok.encode(" " + q.answer + "\n")) == 1.0);
+  CHECK(target(p, tok.encode(" " + q.answer + "\n")) == 1.0);
+  CHECK(binary(p, tok.encode(" I don't know.\n")) == 0.0);
+  CHECK(target(p, tok.encode(" I don't know.\n")) == 0.0);
+  CHECK(binary(p, tok.encode(" " + other + "\n")) == 0.0);
+  CHECK(target(p, tok.encode(" " + other + "\n")) == Approx(-3.0));      // t/(1-t) at t = 0.75
+  CHECK(target(p, tok.encode(" " + q.answer)) == Approx(-3.0));           // cut before its newline: off-format
+  CHECK_THROWS_WITH(binary(tok.encode("Q: What is 1 + 1?\nA:"), tok.encode(" 2\n")), Contains("no right answer"));
+
+  // A bad world.json names its field.
+  detail::write_file_atomic(dir + "/bad.json", std::string(R"({"people": [{"name": "A B", "split": "rl", "mentions": 1}]})"));
+  CHECK_THROWS_WITH(read_world_questions(dir + "/bad.json", Split::rl), Contains("people[0].city"));
 }

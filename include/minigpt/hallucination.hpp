@@ -22,14 +22,28 @@
 // The cloze of a question is recovered from its prompt and its person (fact_attributes():
 // "Where does {n} live?" <-> "{n} lives in"; "What is 3 + 4?" <-> "3 + 4 =").
 //
+// Grading decides behaviour (experiment 3): PPO (ppo_trainer.hpp) takes its reward as a
+// function of the prompt and the answer, so a grader can stand in for the reward model:
+//   grader_reward        the answer's tokens decoded, graded against its prompt's right answer
+//                        (labeler.hpp), scored: binary (right 1, else 0), a confidence target
+//                        t (right 1, "I don't know" 0, else −t/(1−t)), or the labeler's gold
+//   reward_model_reward  the learned reward model's r(prompt + answer) (reward_model.hpp)
+// PPO trains on the questions of the "rl" split (read_world_questions: people PPO may see,
+// never the held-out ones) and each policy is then asked the held-out questions.
+//
 // Shapes in: eval rows (prompt, answer, person, mentions) (n).  Shapes out: n asked questions.
 //
 // Example:
 //   cloze_of({"Q: Where does Mina Park live?\nA:", "Busan", "Mina Park", 1})  -> "Mina Park lives in"
 //   cloze_word(" Busan, works as") -> " Busan";  cloze_word("Busan") -> "" (no leading space)
 //   grade_cloze(" Busan", "Busan") -> correct;  grade_cloze("", "Busan") -> off-format
+//   binary = grader_reward(tok, rl_rows, binary_score);
+//   binary(tok.encode("Q: Where does Mina Park live?\nA:"), tok.encode(" Jeju\n"))  -> 0
+//   target = grader_reward(tok, rl_rows, [](Grade g) { return confidence_target_score(g, 0.75); });
+//   target(same prompt, tok.encode(" Jeju\n")) -> −3;  tok.encode(" I don't know.\n") -> 0
 #pragma once
 
+#include "calibration.hpp"
 #include "confidence.hpp"
 #include "detail/io.hpp"
 #include "error.hpp"
@@ -37,12 +51,17 @@
 #include "gpt.hpp"
 #include "jsonl.hpp"
 #include "labeler.hpp"
+#include "ppo_trainer.hpp"
 #include "random.hpp"
+#include "reward_model.hpp"
 #include "tokenizer.hpp"
 
 #include <nlohmann/json.hpp>
 
 #include <functional>
+#include <limits>
+#include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -200,6 +219,107 @@ inline void write_answers_jsonl(const std::string& path,
               "\n";
   detail::make_directories(detail::parent_directory(path));
   detail::write_file_atomic(path, text);
+}
+
+// ---- experiment 3: PPO against a grader ----
+
+// The person questions of one split ("sft", "rl" or "eval"), read back from a world.json
+// (FactWorld::write): for each person of the split, in the file's order, one row per attribute
+// in fact_attributes() order — the person rows of FactWorld::eval_examples(split), without
+// the arithmetic. A FileError names the file and the field of anything missing.
+inline std::vector<EvalExample> read_world_questions(const std::string& path, Split split) {
+  const nlohmann::json world = detail::read_json_file(path);
+  if (!world.is_object() || !world.contains("people") || !world["people"].is_array())
+    throw FileError(path, "people", "is missing or not a list");
+  std::vector<EvalExample> rows;
+  for (std::size_t i = 0; i < world["people"].size(); ++i) {
+    const nlohmann::json& p = world["people"][i];
+    const std::string at = "people[" + std::to_string(i) + "].";
+    auto text = [&](const std::string& field) {
+      if (!p.is_object() || !p.contains(field) || !p[field].is_string() || p[field].get<std::string>().empty())
+        throw FileError(path, at + field, "is missing or not a non-empty string");
+      return p[field].get<std::string>();
+    };
+    if (text("split") != split_name(split)) continue;
+    if (!p.contains("mentions") || !p["mentions"].is_number_integer() || p["mentions"].get<Index>() < 0)
+      throw FileError(path, at + "mentions", "is missing or not a whole number >= 0");
+    const std::string name = text("name");
+    for (const AttributeInfo& a : fact_attributes())
+      rows.push_back({chat_prompt(FactWorld::fill(a.question, name)), text(a.name), name, p["mentions"].get<Index>()});
+  }
+  return rows;
+}
+
+// A grader as PPO's reward: reward(prompt, answer) = score(grade_completion(decoded answer,
+// right answer of the prompt)). The answer is decoded as sampled: " Busan\n" when it reached
+// the stop token, without the newline (off-format) when it was cut. `rows` give the right
+// answer of each prompt; a prompt not among them is an ArgumentError. The tokenizer is
+// kept by reference: it must outlive the function.
+inline RewardFunction grader_reward(const Tokenizer& tok, const std::vector<EvalExample>& rows,
+                                    std::function<double(Grade)> score) {
+  auto answers = std::make_shared<std::map<std::string, std::string>>();
+  for (const EvalExample& e : rows) (*answers)[e.prompt] = e.answer;
+  return [&tok, answers, score](const std::vector<TokenId>& prompt, const std::vector<TokenId>& answer) {
+    const std::string p = tok.decode(prompt);
+    const auto it = answers->find(p);
+    if (it == answers->end()) throw ArgumentError("grader_reward: no right answer for the prompt " + escape_bytes(p));
+    return score(grade_completion(tok.decode(answer), it->second));
+  };
+}
+
+// The learned reward model as PPO's reward: r(prompt + answer), the answer as sampled. The
+// reward model is kept by reference: it must outlive the function.
+template <typename S>
+RewardFunction reward_model_reward(const RewardModel<S>& rm) {
+  return [&rm](const std::vector<TokenId>& prompt, const std::vector<TokenId>& answer) {
+    std::vector<TokenId> ids = prompt;
+    ids.insert(ids.end(), answer.begin(), answer.end());
+    return static_cast<double>(rm.score(ids));
+  };
+}
+
+// The reward model's mean score of asked questions' answers (prompt + completion, as asked).
+template <typename S>
+double mean_reward_model_score(const RewardModel<S>& rm, const Tokenizer& tok, const std::vector<AskedQuestion>& qs) {
+  if (qs.empty()) return 0.0;
+  std::vector<std::vector<TokenId>> seqs;
+  for (const AskedQuestion& q : qs) seqs.push_back(tok.encode(q.asked + q.completion));
+  return static_cast<double>(rm.score(seqs).template cast<double>().mean());
+}
+
+// One policy's row of experiment 3's table: the mean score a question of its answers under
+// each grader (binary; the confidence target t; the reward model, NaN without one).
+struct GraderScores {
+  double binary = 0, target = 0, reward_model = std::numeric_limits<double>::quiet_NaN();
+};
+template <typename S>
+GraderScores grader_scores(const std::vector<AskedQuestion>& qs, double t, const RewardModel<S>* rm, const Tokenizer& tok) {
+  const GradeCounts all = outcomes_by_group(mentions_of(qs), grades_of(qs)).all;
+  GraderScores s;
+  s.binary = all.binary_score();
+  s.target = all.target_score(t);
+  if (rm != nullptr) s.reward_model = mean_reward_model_score(*rm, tok, qs);
+  return s;
+}
+
+// The paper's prediction as targets: on people the pre-training text never mentions, the
+// binary-graded policy says "I don't know" at most 20% of the time (it guesses), the policy
+// graded with the confidence target at least 80% (it abstains), while that policy still
+// answers at least 80% of the questions about often-mentioned (4+) people correctly.
+struct GradingTargets {
+  double binary_idk_never = 0, target_idk_never = 0, target_accuracy_often = 0;
+  bool binary_met() const { return binary_idk_never <= 0.2; }
+  bool target_idk_met() const { return target_idk_never >= 0.8; }
+  bool target_accuracy_met() const { return target_accuracy_often >= 0.8; }
+};
+inline GradingTargets grading_targets(const GroupOutcomes& binary, const GroupOutcomes& target) {
+  const auto never = static_cast<std::size_t>(MentionGroup::never), often = static_cast<std::size_t>(MentionGroup::often);
+  return {binary.group[never].idk(), target.group[never].idk(), target.group[often].accuracy()};
+}
+inline nlohmann::ordered_json to_json(const GradingTargets& g) {
+  return {{"binary_idk_never", g.binary_idk_never},   {"binary_idk_never_at_most_0.2", g.binary_met()},
+          {"target_idk_never", g.target_idk_never},   {"target_idk_never_at_least_0.8", g.target_idk_met()},
+          {"target_accuracy_often", g.target_accuracy_often}, {"target_accuracy_often_at_least_0.8", g.target_accuracy_met()}};
 }
 
 }  // namespace minigpt
