@@ -53,7 +53,7 @@ static void print_groups(const std::string& model, const GroupOutcomes& o) {
 
 int main(int argc, char** argv) {
   // ---- 1. flags ----
-  CLI::App app{"Measure calibration, singleton errors and abstention on the recipe's models."};
+  CLI::App app{"Measure calibration, singleton errors, graders and abstention on the recipe's models."};
   std::string recipe, out;
   Index samples = 8, limit = 0;
   double t = 0.75;
@@ -65,7 +65,7 @@ int main(int argc, char** argv) {
   app.add_option("--samples", samples, "sampled answers per question for self-consistency (0: none; default 8)")
       ->check(CLI::Range(Index(0), Index(1000)));
   app.add_option("--limit", limit, "ask only the first N held-out questions (0: all)")->check(CLI::Range(Index(0), Index(1000000)));
-  app.add_option("--target", t, "the confidence target t of the abstention experiment (default 0.75)")
+  app.add_option("--target", t, "the confidence target t of experiments 3 and 4 (default 0.75)")
       ->check(CLI::Range(0.0, 0.99));
   app.add_option("--seed", seed, "seed of the sampled answers and of PPO (default 1234)");
   app.add_option("--ppo-steps", ppo_steps, "PPO steps per policy in experiment 3 (0: skip it; default 40)")

@@ -169,10 +169,14 @@ TEST_CASE("hallucination trains a PPO policy against each grader and scores ever
       if (k == 1) CHECK((s["mean_score"].get<double>() >= -3.0 && s["mean_score"].get<double>() <= 1.0));
       CHECK((s["mean_gold"].get<double>() >= -2.0 && s["mean_gold"].get<double>() <= 1.0));
     }
-    // The saved policy moved away from the SFT model, and its held-out answers, asked again here
-    // and graded by the labeler, give the report's outcomes and its row of the score table.
+    // The saved policy's held-out answers, asked again here and graded by the labeler, give the
+    // report's outcomes and its row of the score table.
+    // A policy whose rewards were all 0 (the stand-in's answers can all be off-format, which the
+    // binary grader scores 0) has zero returns and advantages and must not move; any other must.
     GPT<float> policy = load_model<float>(out + "/ppo-" + graders[k]);
-    CHECK((policy.parameters().flat() != sft.parameters().flat()).any());
+    bool signal = false;
+    for (const auto& s : p["history"]["steps"]) signal = signal || s["mean_score"].get<double>() != 0.0;
+    CHECK((policy.parameters().flat() != sft.parameters().flat()).any() == signal);
     std::map<std::string, std::map<Grade, int>> counts;
     double right = 0, wrong_or_off = 0, rm_sum = 0;
     for (const EvalExample& e : eval) {

@@ -223,14 +223,14 @@ TEST_CASE("Experiment 3's pieces: the rl split's questions from world.json, and 
     if (!e.person.empty()) expected.push_back(e);
   const std::vector<EvalExample> rl = read_world_questions(dir + "/world.json", Split::rl);
   REQUIRE(rl.size() == expected.size());
-  CHECK(rl.size() == 3 * 5);  // 2 + 1 + 1 + 1 people of the rl split, three questions each
+  CHECK(rl.size() == 3 * 7);  // 2 + 3 + 2 + 0 people of the rl split (people - sft - eval), three questions each
   auto key = [](const EvalExample& e) { return e.prompt + "|" + e.answer + "|" + e.person + "|" + std::to_string(e.mentions); };
   std::vector<std::string> a, b;
   for (std::size_t i = 0; i < rl.size(); ++i) a.push_back(key(rl[i])), b.push_back(key(expected[i]));
   std::sort(a.begin(), a.end());
   std::sort(b.begin(), b.end());
   CHECK(a == b);
-  CHECK(read_world_questions(dir + "/world.json", Split::eval).size() == 3 * 4);
+  CHECK(read_world_questions(dir + "/world.json", Split::eval).size() == 3 * 5);  // 1 + 2 + 1 + 1 held-out people
 
   // The graders as rewards: the answer decoded as sampled, graded against its prompt's answer.
   const CharTokenizer tok = CharTokenizer::from_text(w.pretrain_text());
