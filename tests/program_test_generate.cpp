@@ -102,7 +102,7 @@ TEST_CASE("generate --prompt reads text and streams text with the GPT-2 tokenize
   CHECK(text.out == prompt + tokenizer->decode(generated) + "\n");
 }
 
-TEST_CASE("generate --model FILE.gguf runs F32 and Q8_0 files as llama.cpp does; --weights", "[programs][generation][gguf]") {
+TEST_CASE("generate --model FILE.gguf runs F32 and Q8_0 files as llama.cpp does and honours --weights", "[programs][generation][gguf]") {
   const auto ref = test::read_json(test::data("gguf/llama_greedy.json"));
   const auto prompt = ref["prompt_ids"].get<std::vector<int>>();
   for (const char* file : {"gpt2-tiny-f32.gguf", "gpt2-tiny-q8_0.gguf"}) {

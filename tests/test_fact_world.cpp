@@ -238,7 +238,7 @@ TEST_CASE("A character tokenizer made from the pre-training text reads every que
   CHECK(w.validation_text().size() > 40000);
 }
 
-TEST_CASE("The same seed gives the same world; files write and read back", "[world]") {
+TEST_CASE("The same seed gives the same world and its files write and read back", "[world]") {
   WorldOptions o;
   o.groups = {{{6, 2, 2}, {4, 0, 2}, {4, 0, 2}, {8, 3, 2}}};
   o.prose_chars = 70000;  // tinyshakespeare's first capital Q is at byte 65,850

@@ -187,7 +187,7 @@ TEST_CASE("JSONL rows are checked against a tokenizer and the block size", "[jso
   CHECK(parse_eval_jsonl("{\"prompt\":\"Q: a?\\nA:\",\"answer\":\"ab\"}\n", p, limits).size() == 1);
 }
 
-TEST_CASE("JSONL files: a missing file names it; rows with invalid UTF-8 are not written", "[jsonl][bad_input]") {
+TEST_CASE("JSONL files: a missing file names it and rows with invalid UTF-8 are not written", "[jsonl][bad_input]") {
   const std::string dir = test::temp_dir("jsonl_bad");
   CHECK_THROWS_AS(read_sft_jsonl(dir + "/missing.jsonl"), FileError);
   const std::string path = dir + "/sft.jsonl";

@@ -185,7 +185,7 @@ TEST_CASE("Q8_0 and bf16 models: logits near f32's, the same top-1 wherever f32'
   CHECK(std::memcmp(again.data(), ref.data(), static_cast<std::size_t>(ref.size()) * sizeof(float)) == 0);
 }
 
-TEST_CASE("Q8_0 model: its parameters become the rounded weights; training is refused", "[quant_model]") {
+TEST_CASE("Q8_0 model: its parameters become the rounded weights and training is refused", "[quant_model]") {
   GPT<float> m = qm_model(6);
   const Eigen::MatrixXf before = m.parameters().get("h.0.attn.c_attn.weight");  // (in, out)
   m.set_weight_format(WeightFormat::q8_0, detail::SimdKernel::scalar);

@@ -189,7 +189,7 @@ TEST_CASE("GAE equals the direct sum of discounted TD errors, for responses of d
   CHECK(mc.returns(0, 0) == Approx(rewards.row(0).head(5).sum()));
 }
 
-TEST_CASE("Whitening: mean 0 and variance 1 over the mask; padding left at 0", "[rlhf][ppo]") {
+TEST_CASE("Whitening: mean 0 and variance 1 over the mask with padding left at 0", "[rlhf][ppo]") {
   Rng rng(13);
   const std::vector<Index> L{6, 2, 4};
   const Matrix<double> x = rm::random_matrix(3, 6, rng, 3.0, 2.0);
