@@ -134,21 +134,6 @@ struct Run {
   std::string out;
 };
 
-// Runs examples/<program> with args (shell words; quote them as in a terminal) and an optional
-// shell redirection such as "< file".
-inline Run run_program(const std::string& program, const std::string& args) {
-  const std::string cmd = std::string(MINIGPT_EXAMPLES_DIR) + "/" + program + " " + args + " 2>&1";
-  Run r;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (p == nullptr) return r;
-  std::array<char, 4096> buf{};
-  std::size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  const int st = pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
-}
-
 // Runs a shell command line as it stands (its standard output is captured; add 2>&1 for the
 // errors too), e.g. "cd DIR && ./program < input".
 inline Run run_shell(const std::string& cmd) {
@@ -161,6 +146,12 @@ inline Run run_shell(const std::string& cmd) {
   const int st = pclose(p);
   r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
   return r;
+}
+
+// Runs examples/<program> with args (shell words; quote them as in a terminal) and an optional
+// shell redirection such as "< file"; captures what it printed on both streams.
+inline Run run_program(const std::string& program, const std::string& args) {
+  return run_shell(std::string(MINIGPT_EXAMPLES_DIR) + "/" + program + " " + args + " 2>&1");
 }
 
 // A path quoted for the shell.

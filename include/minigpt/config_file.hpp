@@ -46,11 +46,12 @@ inline GPTConfig config_from_json(const nlohmann::json& j, const std::string& wh
   return c;
 }
 
-// The config.json of a GPT2LMHeadModel (n_ctx repeats n_positions, for older readers).
-inline nlohmann::json config_to_json(const GPTConfig& c) {
+// The config.json of a GPT2LMHeadModel, or of another GPT-2 architecture (the reward model's
+// GPT2ForSequenceClassification); n_ctx repeats n_positions, for older readers.
+inline nlohmann::json config_to_json(const GPTConfig& c, const char* architecture = "GPT2LMHeadModel") {
   nlohmann::json j = detail::fields_to_json(c);
   j["model_type"] = "gpt2";
-  j["architectures"] = {"GPT2LMHeadModel"};
+  j["architectures"] = nlohmann::json::array({architecture});
   j["n_ctx"] = c.n_positions;
   return j;
 }

@@ -460,7 +460,11 @@ class FactWorld {
             throw ArgumentError("world options: " + std::to_string(total) + " people need more distinct names than the "
                                 "name table gives");
           const NameTable& t = fact_names()[rng.uniform() < 0.75 ? 0 : 1];
-          p.name = std::string(t.given[rng.below(t.given.size())]) + " " + t.family[rng.below(t.family.size())];
+          // Two draws, one statement each: inside one expression their order would be the
+          // compiler's choice, and the same seed would give another world under clang.
+          const char* family = t.family[rng.below(t.family.size())];
+          const char* given = t.given[rng.below(t.given.size())];
+          p.name = std::string(given) + " " + family;
           if (used.count(p.name) != 0 || prose.find(p.name) != std::string_view::npos) continue;
           bool nested = false;
           for (const std::string& other : used)

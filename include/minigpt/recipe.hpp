@@ -171,33 +171,39 @@ inline std::vector<std::size_t> showcase_questions(const std::vector<EvalExample
   return out;
 }
 
-// SFT's training loss per step, and the held-out demonstrations' loss every so often.
-inline chart::Figure sft_loss_figure(const std::vector<double>& train, const std::vector<double>& eval_steps,
-                                     const std::vector<double>& eval_loss) {
+namespace detail {
+// A training curve (one value per batch) and a held-out curve measured every few steps.
+inline chart::Figure train_and_heldout_figure(std::string title, std::string y_label, const std::vector<double>& train,
+                                              std::string heldout_name, const std::vector<double>& eval_steps,
+                                              const std::vector<double>& eval) {
   chart::Figure f;
-  f.title = "SFT: loss on the answer tokens (prompt masked)";
+  f.title = std::move(title);
   f.x = {"step"};
-  f.y = {"cross-entropy (nats per answer token)"};
+  f.y = {std::move(y_label)};
   std::vector<double> steps;
   for (std::size_t i = 0; i < train.size(); ++i) steps.push_back(static_cast<double>(i + 1));
   f.series.push_back({"training batch", steps, train, chart::Mark::line, "", 1});
-  f.series.push_back({"held-out demonstrations", eval_steps, eval_loss, chart::Mark::line_points});
+  f.series.push_back({std::move(heldout_name), eval_steps, eval, chart::Mark::line_points});
   return f;
+}
+}  // namespace detail
+
+// SFT's training loss per step, and the held-out demonstrations' loss every so often.
+inline chart::Figure sft_loss_figure(const std::vector<double>& train, const std::vector<double>& eval_steps,
+                                     const std::vector<double>& eval_loss) {
+  return detail::train_and_heldout_figure("SFT: loss on the answer tokens (prompt masked)",
+                                          "cross-entropy (nats per answer token)", train, "held-out demonstrations",
+                                          eval_steps, eval_loss);
 }
 
 // The reward model's pairwise accuracy: on each training batch, and on the held-out pairs.
 inline chart::Figure reward_accuracy_figure(const std::vector<double>& train, const std::vector<double>& eval_steps,
                                             const std::vector<double>& eval_accuracy) {
-  chart::Figure f;
-  f.title = "reward model: share of pairs ordered as the labeler ordered them";
-  f.x = {"step"};
-  f.y = {"pairwise accuracy"};
+  chart::Figure f = detail::train_and_heldout_figure("reward model: share of pairs ordered as the labeler ordered them",
+                                                     "pairwise accuracy", train, "held-out pairs", eval_steps,
+                                                     eval_accuracy);
   f.y.min = 0;
   f.y.max = 1;
-  std::vector<double> steps;
-  for (std::size_t i = 0; i < train.size(); ++i) steps.push_back(static_cast<double>(i + 1));
-  f.series.push_back({"training batch", steps, train, chart::Mark::line, "", 1});
-  f.series.push_back({"held-out pairs", eval_steps, eval_accuracy, chart::Mark::line_points});
   f.rules.push_back({false, 0.9, "target 90%"});
   f.rules.push_back({false, 0.5, "chance", "#bbbbbb"});
   return f;

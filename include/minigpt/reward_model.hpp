@@ -267,11 +267,12 @@ void save_reward_model(const RewardModel<S>& rm, const std::string& dir) {
     tensors.push_back({"transformer." + info.name, info.shape, p.data() + info.offset});
   tensors.push_back({"score.weight", {1, c.n_embd}, rm.score_weight().data()});
   const SafetensorsFile<S> weights(tensors);
-  nlohmann::json j = config_to_json(c);
-  j["architectures"] = {"GPT2ForSequenceClassification"};
+  // Values are built as nlohmann::json{...}, not assigned from a bare braced list: in a
+  // template, clang 14 skips destroying operator='s by-value argument, leaking what it replaced.
+  nlohmann::json j = config_to_json(c, "GPT2ForSequenceClassification");
   j["num_labels"] = 1;
-  j["id2label"] = {{"0", "LABEL_0"}};
-  j["label2id"] = {{"LABEL_0", 0}};
+  j["id2label"] = nlohmann::json{{"0", "LABEL_0"}};
+  j["label2id"] = nlohmann::json{{"LABEL_0", 0}};
   const std::string config = j.dump(2) + "\n";
   detail::write_files_atomic({{dir + "/model.safetensors", weights.pieces()},
                               {dir + "/config.json", {{config.data(), config.size()}}}});

@@ -340,9 +340,9 @@ class SafetensorsFile {
     Index offset = 0;
     for (const auto& t : tensors) {
       const Index bytes = Tensor<S>::count(t.shape) * static_cast<Index>(sizeof(S));
-      header[t.name] = {{"dtype", std::is_same<S, float>::value ? "F32" : "F64"},
-                        {"shape", t.shape},
-                        {"data_offsets", {offset, offset + bytes}}};
+      header[t.name] = nlohmann::ordered_json{{"dtype", std::is_same<S, float>::value ? "F32" : "F64"},
+                                              {"shape", t.shape},
+                                              {"data_offsets", {offset, offset + bytes}}};
       offset += bytes;
     }
     if (!metadata.empty()) header["__metadata__"] = metadata;
