@@ -420,6 +420,9 @@ TEST_CASE("GGUF bad input: unknown value types, nested arrays, duplicates, bools
   GGUFBytes d = gguf_header(0, 2);
   d.str("x.k").u32(4).u32(1).str("x.k").u32(4).u32(2);
   CHECK_THAT(gguf_open_error(gguf_write(dir, "dup.gguf", d.s)), Contains("key 'x.k'") && Contains("appears twice"));
+  GGUFBytes nk = gguf_header(0, 1);
+  nk.str(std::string("x.\0k", 4)).u32(4).u32(1);
+  CHECK_THAT(gguf_open_error(gguf_write(dir, "nulkey.gguf", nk.s)), Contains("metadata entry 0") && Contains("NUL byte at 2"));
   GGUFBytes bo = gguf_header(0, 1);
   bo.str("x.flag").u32(7).u8(2);
   CHECK_THAT(gguf_open_error(gguf_write(dir, "bool.gguf", bo.s)), Contains("key 'x.flag'") && Contains("0 or 1"));
@@ -470,6 +473,12 @@ TEST_CASE("GGUF bad input: tensor descriptions (n_dims, sizes, types, blocks, of
   same.pad();
   same.s.append(64, '\0');
   CHECK_THAT(gguf_open_error(gguf_write(dir, "twice.gguf", same.s)), Contains("tensor 'a'") && Contains("appears twice"));
+  // A NUL inside a name (found by fuzzing): ggml's names are C strings, and an error could not name it.
+  GGUFBytes nul = gguf_header(1, 0);
+  nul.s += gguf_f32_info(std::string("blk\0x", 5), {1});
+  nul.pad();
+  nul.s.append(32, '\0');
+  CHECK_THAT(gguf_open_error(gguf_write(dir, "nul.gguf", nul.s)), Contains("tensor 0") && Contains("NUL byte at 3"));
   // A type whose size is known but that minigpt cannot read is listed, and refused when read.
   GGUFBytes q4bytes = gguf_header(1, 0);
   q4bytes.s += gguf_f32_info("t", {32}, 2);

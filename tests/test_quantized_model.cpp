@@ -3,7 +3,8 @@
 // blocks, every kernel against the scalar one bit for bit; the Q8_0 and bf16 models' logits
 // against f32's within a stated tolerance, and their top-1 tokens wherever f32's lead is
 // wider than that tolerance; Q8_0 GGUF files run on their own blocks, with llama.cpp's greedy
-// tokens; ragged KV caches and batched generation against one prompt at a time.
+// tokens; ragged KV caches and batched generation against one prompt at a time; and a
+// trained predictor in Q8_0: its validation perplexity and its greedy text against f32's.
 #include "common.hpp"
 
 #include <catch2/catch.hpp>
@@ -321,4 +322,48 @@ TEST_CASE("batched generation: prompts of different lengths, each as if alone", 
   }
   CHECK_THROWS_WITH(generate(m, {{1, 2}, {}}, opt, 1), Contains("prompt 1") && Contains("empty"));
   CHECK_THROWS_WITH(generate(m, {{1, 2}, {97}}, opt, 1), Contains("prompt 1") && Contains("97"));
+}
+
+TEST_CASE("Q8_0 on a trained predictor: validation perplexity within 1% of f32, the same greedy text", "[quant_model][slow]") {
+  // The predictor's recipe (next_token_predictor: characters of tinyshakespeare, AdamW, warm-up
+  // and cosine) at a size a test can train in seconds: 2 layers, 2 heads, 64 dims, 400 steps.
+  const std::string text = detail::read_file(test::data("tinyshakespeare.txt"));
+  const CharTokenizer tok = CharTokenizer::from_text(text);
+  const DataSplit data = split_train_val(tok.encode(text));  // the last 10% is the validation text
+  const Index T = 64;
+  TrainOptions o;
+  o.batch_size = 12;
+  o.block_size = T;
+  o.max_iters = 400;
+  o.lr = {4e-3, 4e-4, 40, 400};
+  o.eval_iters = 1;
+  Trainer<float> trainer(GPTConfig::make(2, 2, 64, T, tok.vocab_size()), o, data);
+  while (!trainer.done()) trainer.train_step();
+  GPT<float> f32 = trainer.model();
+
+  // Perplexity exp(loss) over every position of the whole validation split.
+  const double f32_loss = dataset_loss(f32, data.val, 16, T);
+  REQUIRE(f32_loss < 2.6);  // trained: a uniform guess over the ~65 characters is 4.17
+  GenerateOptions greedy;
+  greedy.max_new_tokens = 100;
+  greedy.sampling.temperature = 0;
+  // The predictor's prompts, the README's first.
+  const std::vector<std::string> prompts = {"ROMEO:", "First Citizen:\nWe are", "To be, or not to be, that is"};
+  std::vector<std::vector<TokenId>> f32_text;
+  for (const std::string& p : prompts) f32_text.push_back(generate(f32, {tok.encode(p)}, greedy, 1)[0]);
+
+  // The fastest kernel this CPU has (the kernels agree bit for bit: the products' test above).
+  GPT<float> q = f32;
+  q.set_weight_format(WeightFormat::q8_0);
+  const double q_loss = dataset_loss(q, data.val, 16, T);
+  const double ratio = std::exp(q_loss - f32_loss);  // perplexity(Q8_0) / perplexity(f32)
+  INFO("validation loss f32 " << f32_loss << ", Q8_0 " << q_loss << ", perplexity ratio " << ratio);
+  CHECK(std::fabs(ratio - 1) < 0.01);
+  CHECK(q_loss != f32_loss);  // it really ran on the 8-bit weights
+  for (std::size_t i = 0; i < prompts.size(); ++i) {
+    INFO("prompt " << i << ": f32 '" << tok.decode(f32_text[i]) << "'");
+    const std::vector<TokenId> got = generate(q, {tok.encode(prompts[i])}, greedy, 1)[0];
+    INFO("Q8_0 '" << tok.decode(got) << "'");
+    CHECK(got == f32_text[i]);  // 100 greedy tokens, each equal
+  }
 }
