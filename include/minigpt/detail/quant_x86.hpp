@@ -70,9 +70,54 @@ MINIGPT_KERNEL_TARGET inline void q8_0_tile(const PackedMatrix& W, Index g, cons
   for (int r = 0; r < R; ++r) store_rows(y + (n0 + r) * ldy, acc[r], g * kQ8Rows, W.rows, bias);
 }
 
+// Decoding (one row of x): G groups at a time, each block's 8 chunks summed in two chains
+// (even and odd k), so that 2G independent chains of dot products are in flight instead of
+// one; the int32 sums, and so the result, are those of q8_0_tile<1>, bit for bit.
+template <int G>
+MINIGPT_KERNEL_TARGET inline void q8_0_tile_row(const PackedMatrix& W, Index g, const QuantizedRows& x, float* y,
+                                                const float* bias) {
+  const Index nb = W.blocks();
+  const std::int8_t* xq = x.qs(0);
+  const float* xd = x.scale(0);
+  const std::int8_t* wq[G];
+  const std::uint16_t* wd[G];
+  __m256 acc[G];
+  for (int j = 0; j < G; ++j) {
+    wq[j] = W.q8_group(g + j);
+    wd[j] = W.q8_scales(g + j);
+    acc[j] = _mm256_setzero_ps();
+  }
+  for (Index b = 0; b < nb; ++b) {
+    __m256i sum[G][2];
+    for (int j = 0; j < G; ++j) sum[j][0] = sum[j][1] = _mm256_setzero_si256();
+    for (int k = 0; k < 8; ++k) {
+      std::int32_t four;
+      std::memcpy(&four, xq + b * kQ8Block + 4 * k, 4);
+      const __m256i xk = _mm256_set1_epi32(four);
+      for (int j = 0; j < G; ++j) {
+        const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wq[j] + b * 256 + 32 * k));
+        MINIGPT_KERNEL_DOT(sum[j][k & 1], _mm256_abs_epi8(w), _mm256_sign_epi8(xk, w));
+      }
+    }
+    const __m256 dx = _mm256_set1_ps(xd[b]);
+    for (int j = 0; j < G; ++j) {
+      const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wd[j] + b * kQ8Rows)));
+      const __m256i s = _mm256_add_epi32(sum[j][0], sum[j][1]);
+      acc[j] = _mm256_fmadd_ps(_mm256_mul_ps(dw, dx), _mm256_cvtepi32_ps(s), acc[j]);
+    }
+  }
+  for (int j = 0; j < G; ++j) store_rows(y, acc[j], (g + j) * kQ8Rows, W.rows, bias);
+}
+
 // Groups g0 .. g1-1 of W against all N rows of x, four rows of x at a time.
 MINIGPT_KERNEL_TARGET inline void q8_0_groups(const PackedMatrix& W, Index g0, Index g1, const QuantizedRows& x,
                                               Index N, float* y, Index ldy, const float* bias) {
+  if (N == 1) {
+    Index g = g0;
+    for (; g + 2 <= g1; g += 2) q8_0_tile_row<2>(W, g, x, y, bias);
+    if (g < g1) q8_0_tile_row<1>(W, g, x, y, bias);
+    return;
+  }
   for (Index g = g0; g < g1; ++g) {
     Index n = 0;
     for (; n + 4 <= N; n += 4) q8_0_tile<4>(W, g, x, n, y, ldy, bias);
