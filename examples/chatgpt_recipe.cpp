@@ -188,7 +188,7 @@ int main(int argc, char** argv) {
     // ---- step 4: PPO against the reward model, a KL leash to the SFT model ----
     std::printf("step 4: PPO, %lld steps of %lld rollouts, β = %g\n", static_cast<long long>(o.ppo_steps),
                 static_cast<long long>(o.ppo_batch), o.kl_coef);
-    ProgressBar ppo_bar(std::cerr, o.ppo_steps, tty, 5);
+    ProgressBar ppo_bar(std::cerr, o.ppo_steps, tty, 5, "policy loss");
     PPOStepResult<float> ppo = run_ppo_step(sft, load_reward_model<float>(out + "/reward"), tok, world, o, out,
                                             [&](const PPOStepStats& s) {  // the bar: the policy's loss, tokens sampled
                                               ppo_bar.update(s.step, s.policy_loss, std::lround(s.mean_length * o.ppo_batch));

@@ -59,7 +59,7 @@ int main(int argc, char** argv) {
   double t = 0.75;
   std::uint64_t seed = 1234;
   Index ppo_steps = 40, ppo_batch = 32;
-  double ppo_lr = 1e-4;
+  double ppo_lr = 3e-5;
   app.add_option("--recipe", recipe, "the folder chatgpt_recipe wrote (data/, base/, sft/) (required)");
   app.add_option("--out", out, "folder for report.json, the pictures and answers.jsonl (required)");
   app.add_option("--samples", samples, "sampled answers per question for self-consistency (0: none; default 8)")
@@ -72,7 +72,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(Index(0), Index(100000)));
   app.add_option("--ppo-batch", ppo_batch, "PPO rollouts per step (below 8, or a multiple of 8; default 32)")
       ->check(CLI::Range(Index(2), Index(4096)));
-  app.add_option("--ppo-lr", ppo_lr, "PPO's learning rate (default 1e-4)")->check(CLI::Range(1e-7, 1e-1));
+  app.add_option("--ppo-lr", ppo_lr, "PPO's learning rate (default 3e-5)")->check(CLI::Range(1e-7, 1e-1));
   try {
     app.parse(argc, argv);
     if (recipe.empty() || out.empty()) throw CLI::ValidationError("--recipe DIR and --out DIR are required");
@@ -101,7 +101,7 @@ int main(int argc, char** argv) {
       AskOptions opt;
       opt.style = style;
       opt.samples = n_samples;
-      auto qs = ask_questions(model, *tok, rows, opt, rng, [&](Index i) { bar.update(i + 1, 0, 0); });
+      auto qs = ask_questions(model, *tok, rows, opt, rng, [&](Index i) { bar.update(i + 1); });
       bar.finish();
       return qs;
     };
@@ -182,8 +182,8 @@ int main(int argc, char** argv) {
       std::vector<GroupOutcomes> outcomes;
       for (const Policy& p : policies) {
         GPT<float> policy = sft_model;
-        ProgressBar bar(std::cerr, ppo_steps, isatty(2) != 0, 10);
-        std::cerr << "PPO against the " << p.grader << " grader (the bar's number: the mean score)\n";
+        ProgressBar bar(std::cerr, ppo_steps, isatty(2) != 0, 10, "mean score");
+        std::cerr << "PPO against the " << p.grader << " grader\n";
         const PPOHistory h = run_ppo(policy, sft_model, p.reward, gold, prompts, po,
                                      [&](const PPOStepStats& s) { bar.update(s.step, s.mean_score, 0); });
         bar.finish();

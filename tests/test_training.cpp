@@ -4,6 +4,7 @@
 #include "common.hpp"
 
 #include <catch2/catch.hpp>
+#include <minigpt/progress.hpp>
 #include <minigpt/training.hpp>
 
 #include <algorithm>
@@ -11,6 +12,7 @@
 #include <csignal>
 #include <limits>
 #include <map>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -514,4 +516,20 @@ TEST_CASE("a short real run on the bundled corpus: the loss falls well below log
   INFO("val loss " << start << " -> " << end << ", log V = " << std::log(static_cast<double>(V)));
   CHECK(end < 0.7 * std::log(static_cast<double>(V)));
   CHECK(t.history().train_loss.size() == 150);
+}
+
+TEST_CASE("progress bar: a plain line every few steps, with the loss and tokens/s only when given", "[training][progress]") {
+  std::ostringstream train, ask, ppo;
+  ProgressBar a(train, 4, false, 2);
+  for (Index s = 1; s <= 4; ++s) a.update(s, 2.0 / double(s), 100);
+  const std::string t = train.str();
+  CHECK(std::count(t.begin(), t.end(), '\n') == 2);  // steps 2 and 4, not 1 and 3
+  CHECK_THAT(t, Catch::Contains("step 2/4 [############............]  loss 1.0000  ") && Catch::Contains(" tok/s  "));
+  CHECK_THAT(t, Catch::Contains("step 4/4 [########################]  loss 0.5000"));
+  ProgressBar b(ask, 3, false, 1);
+  b.update(3);  // questions answered: no loss, no tokens
+  CHECK_THAT(ask.str(), Catch::StartsWith("step 3/3 [########################]  0:00 left"));
+  ProgressBar c(ppo, 10, false, 10, "mean score");
+  c.update(10, -0.25, 0);
+  CHECK_THAT(ppo.str(), Catch::Contains("]  mean score -0.2500  0:00 left"));
 }
