@@ -723,10 +723,12 @@ inline void bf16_groups_scalar(const PackedMatrix& W, Index g0, Index g1, const 
 #define MINIGPT_KERNEL_NS avx512_vnni
 #define MINIGPT_KERNEL_TARGET __attribute__((target("avx2,fma,f16c,avx512f,avx512vl,avx512bw,avx512vnni")))
 #define MINIGPT_KERNEL_DOT(acc, wa, xs) acc = _mm256_dpbusd_epi32(acc, wa, xs)
+#define MINIGPT_KERNEL_VNNI 1
 #include "quant_x86.hpp"
 #undef MINIGPT_KERNEL_NS
 #undef MINIGPT_KERNEL_TARGET
 #undef MINIGPT_KERNEL_DOT
+#undef MINIGPT_KERNEL_VNNI
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
 #endif

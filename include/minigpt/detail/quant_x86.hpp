@@ -5,7 +5,9 @@
 //   MINIGPT_KERNEL_TARGET  the function attribute naming the instructions it may use,
 //   MINIGPT_KERNEL_DOT     acc += Σ over each 4 bytes of (unsigned) wa · (signed) xs, in 32-bit
 //                          lanes: maddubs + madd with AVX2, one vpdpbusd with VNNI;
-//   MINIGPT_KERNEL_BF16    defined for the one copy that also holds the bf16 kernel.
+//   MINIGPT_KERNEL_BF16    defined for the one copy that also holds the bf16 kernel;
+//   MINIGPT_KERNEL_VNNI    defined where the dot never saturates (vpdpbusd), for the
+//                          several-rows tile below.
 // (A function may only inline intrinsics of the instruction sets its own target names, so
 // the same source is compiled under each target rather than shared through templates.)
 //
@@ -51,6 +53,23 @@ MINIGPT_KERNEL_TARGET inline void q8_0_tile(const PackedMatrix& W, Index g, cons
     __m256i sum[R];
     for (int r = 0; r < R; ++r) sum[r] = _mm256_setzero_si256();
     const std::int8_t* wb = wq + b * 256;
+#ifdef MINIGPT_KERNEL_VNNI
+    // x + 128 (unsigned) against w (signed), with no sign or abs per row:
+    //     Σ (x + 128)·w = Σ x·w + 128 Σ w,  and Σ w is one more dot (1 · w) shared by the R rows.
+    // vpdpbusd does not saturate, so the int32 sums are exactly those of the loop below.
+    __m256i wsum = _mm256_setzero_si256();
+    const __m256i ones = _mm256_set1_epi8(1);
+    for (int k = 0; k < 8; ++k) {
+      const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wb + 32 * k));
+      wsum = _mm256_dpbusd_epi32(wsum, ones, w);
+      for (int r = 0; r < R; ++r) {
+        std::uint32_t four;
+        std::memcpy(&four, xq[r] + b * kQ8Block + 4 * k, 4);
+        sum[r] = _mm256_dpbusd_epi32(sum[r], _mm256_set1_epi32(static_cast<int>(four ^ 0x80808080u)), w);
+      }
+    }
+    for (int r = 0; r < R; ++r) sum[r] = _mm256_sub_epi32(sum[r], _mm256_slli_epi32(wsum, 7));
+#else
     for (int k = 0; k < 8; ++k) {
       const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wb + 32 * k));
       const __m256i wa = _mm256_abs_epi8(w);
@@ -61,6 +80,7 @@ MINIGPT_KERNEL_TARGET inline void q8_0_tile(const PackedMatrix& W, Index g, cons
         MINIGPT_KERNEL_DOT(sum[r], wa, xs);
       }
     }
+#endif
     const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wd + b * kQ8Rows)));
     for (int r = 0; r < R; ++r) {
       const __m256 d = _mm256_mul_ps(dw, _mm256_set1_ps(xd[r][b]));
