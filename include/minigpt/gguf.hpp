@@ -380,8 +380,8 @@ class GGUFReader {
   // Keys and tensor names are C strings to ggml (and in every message here): a NUL byte inside
   // one would cut it short, and an error could no longer name it.
   void refuse_nul(const std::string& s, const std::string& field, const char* what) const {
-    if (s.find('\0') != std::string::npos)
-      throw FileError(path_, field, std::string(what) + " holds a NUL byte at " + std::to_string(s.find('\0')));
+    if (const std::size_t at = s.find('\0'); at != std::string::npos)
+      throw FileError(path_, field, std::string(what) + " holds a NUL byte at " + std::to_string(at));
   }
   static bool value_is_float(GGUFValueType t) { return t == GGUFValueType::FLOAT32 || t == GGUFValueType::FLOAT64; }
   static std::string type_text(const GGUFValue& v) {
@@ -469,8 +469,9 @@ class GGUFReader {
                                                  std::to_string(file_.size()) + " bytes");
 
     for (std::uint64_t i = 0; i < n_kv; ++i) {
-      const std::string key = c.string("metadata entry " + std::to_string(i), "its key");
-      refuse_nul(key, "metadata entry " + std::to_string(i), "its key");
+      const std::string entry = "metadata entry " + std::to_string(i);
+      const std::string key = c.string(entry, "its key");
+      refuse_nul(key, entry, "its key");
       const std::string field = "key '" + key + "'";
       if (kv_index_.count(key)) throw FileError(path_, field, "appears twice");
       GGUFValue v;
@@ -498,8 +499,9 @@ class GGUFReader {
 
     for (std::uint64_t i = 0; i < n_tensors; ++i) {
       GGUFTensorInfo t;
-      t.name = c.string("tensor " + std::to_string(i), "its name");
-      refuse_nul(t.name, "tensor " + std::to_string(i), "its name");
+      const std::string entry = "tensor " + std::to_string(i);
+      t.name = c.string(entry, "its name");
+      refuse_nul(t.name, entry, "its name");
       const std::string field = "tensor '" + t.name + "'";
       if (tensor_index_.count(t.name)) throw FileError(path_, field, "appears twice");
       const auto n_dims = c.read<std::uint32_t>(field, "n_dims");
