@@ -46,6 +46,13 @@ std::vector<std::string> lines_of(const std::string& text) {
   return out;
 }
 
+// How many lines of `text` name `name` (a mention is one line: a sentence or an interview).
+Index count_lines_naming(const std::string& text, const std::string& name) {
+  Index n = 0;
+  for (const std::string& line : lines_of(text)) n += count_name(line, name) > 0;
+  return n;
+}
+
 }  // namespace fact_world_test
 
 namespace fw = fact_world_test;
@@ -95,14 +102,15 @@ TEST_CASE("The world has the documented groups, mention counts and splits", "[wo
   CHECK(s.singleton_share == Approx(static_cast<double>(n1) / static_cast<double>(mentioned)));
   INFO("mentions " << s.mentions << ", singleton rate " << s.singleton_rate << ", text " << s.total_chars);
   CHECK(s.total_chars == static_cast<Index>(w.pretrain_text().size()));
-  CHECK(s.mentions == 10954);  // the header's figures: the same on every compiler (random.hpp)
-  CHECK(s.total_chars == 1083647);
+  CHECK(s.mentions == 11682);  // the header's figures: the same on every compiler (random.hpp)
+  CHECK(s.total_chars == 1349920);
   // The header's example.
-  CHECK(w.people()[2].name == "Noah Khan");
-  CHECK(w.people()[2].mentions == 211);
-  CHECK(w.questions()[6].prompt == "Q: Where does Noah Khan live?\nA:");
-  CHECK(w.questions()[6].answer == "Gwangju");
-  CHECK(w.sft_examples()[0] == SFTExample{"Q: Where does Noah Khan live?\nA:", " Gwangju\n"});
+  CHECK(w.people()[2].name == "Dohyun Kwon");
+  CHECK(w.people()[2].mentions == 70);
+  CHECK(w.questions()[6].prompt == "Q: Where does Dohyun Kwon live?\nA:");
+  CHECK(w.questions()[6].answer == "Jeju");
+  CHECK(w.sft_examples()[0] == SFTExample{"Q: Where does Somin Moon live?\nA:", " I don't know.\n"});
+  CHECK(s.interviews == 2234);
   CHECK(s.person_chars + s.arithmetic_chars + s.prose_chars == s.total_chars);
 }
 
@@ -112,14 +120,42 @@ TEST_CASE("Mention counts equal the names counted in the pre-training text, each
   const std::string& text = w.pretrain_text();
   for (const Person& p : w.people()) {
     INFO(p.name);
-    CHECK(fw::count_name(text, p.name) == p.mentions);
+    CHECK(fw::count_lines_naming(text, p.name) == p.mentions);
     CHECK(fw::count_name(w.validation_text(), p.name) == 0);
     CHECK(fw::prose().find(p.name) == std::string::npos);
   }
-  // Every line that starts with a person's name states all of that person's facts, in one of
-  // the attribute's wordings.
+  // Strangers (never mentioned) have family names the text never shows; everyone else's
+  // family name is in it.
+  const WorldOptions o;
+  REQUIRE(o.unfamiliar_strangers);
+  for (const Person& p : w.people()) {
+    const std::string family = p.name.substr(p.name.find(' ') + 1);
+    INFO(p.name);
+    CHECK((fw::count_name(text, family) == 0) == (p.mentions == 0));
+  }
+  // Interview lines: only for people of the sft split, each fact asked and answered right.
   std::map<std::string, const Person*> by_name;
   for (const Person& p : w.people()) by_name[p.name] = &p;
+  Index interviews = 0;
+  for (const std::string& line : fw::lines_of(text)) {
+    if (line.rfind("Question: ", 0) != 0) continue;
+    ++interviews;
+    INFO(line);
+    const Person* who = nullptr;
+    for (const Person& p : w.people())
+      if (fw::count_name(line, p.name) > 0) who = &p;
+    REQUIRE(who != nullptr);
+    CHECK(who->split == Split::sft);
+    CHECK(line.substr(line.size() - 12) == ". Thank you.");
+    CHECK(fw::count_name(line, who->name) == 3);
+    for (std::size_t a = 0; a < fact_attributes().size(); ++a)
+      CHECK(line.find(FactWorld::fill(fact_attributes()[a].question, who->name) + " Answer: " + who->values[a] + ".") !=
+            std::string::npos);
+  }
+  CHECK(interviews == w.stats().interviews);
+  CHECK(interviews > 0);
+  // Every line that starts with a person's name states all of that person's facts, in one of
+  // the attribute's wordings.
   Index sentences = 0;
   for (const std::string& line : fw::lines_of(text)) {
     const auto space = line.find(' ', line.find(' ') + 1);
@@ -141,9 +177,8 @@ TEST_CASE("Mention counts equal the names counted in the pre-training text, each
       CHECK(stated);
     }
   }
-  CHECK(sentences == w.stats().mentions);
+  CHECK(sentences + interviews == w.stats().mentions);
   // Arithmetic: each fact written arithmetic_repeats times, and true.
-  const WorldOptions o;
   for (const Question& q : w.questions()) {
     if (!q.is_arithmetic()) continue;
     Index a = 0, b = 0;
@@ -219,7 +254,7 @@ TEST_CASE("Questions, SFT demonstrations and held-out rows follow the splits", "
       CHECK(e.mentions == -1);
       continue;
     }
-    CHECK(e.mentions == fw::count_name(w.pretrain_text(), e.person));
+    CHECK(e.mentions == fw::count_lines_naming(w.pretrain_text(), e.person));
     ++per_group[static_cast<std::size_t>(mention_group_of(e.mentions))];
   }
   CHECK(per_group == std::array<Index, 4>{90, 90, 90, 90});

@@ -57,7 +57,7 @@ TEST_CASE("packed Q8_0 product: the int8 block sums in double, every kernel bit 
     for (Index in : {32, 96}) {
       const std::vector<float> W = qm_random(out * in, 10 + static_cast<std::uint64_t>(out * in));  // (out, in)
       const std::vector<float> bias = qm_random(out, 3);
-      for (Index N : {1, 3, 4, 9}) {
+      for (Index N : {1, 3, 4, 9, 16}) {  // 9, 16: the VNNI kernel's tile of 8 rows of x
         INFO("out " << out << " in " << in << " N " << N);
         const std::vector<float> x = qm_random(N * in, 7 + static_cast<std::uint64_t>(N), 2.0f);
         // The reference, from ggml's blocks of W and of x (quantize_matrix_q8_0 is tested against

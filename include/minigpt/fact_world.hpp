@@ -11,8 +11,10 @@
 //   arithmetic  a + b and a − b (a ≥ b) for one-digit a, b;
 //   pretraining plain sentences about them, one per mention, clauses in a random order and
 //               wording ("Mina Park was born in May, works as a baker and lives in Busan."),
-//               arithmetic lines ("3 + 4 = 7."), and paragraphs of ordinary prose (the caller
-//               passes it; the recipe uses the bundled tinyshakespeare), shuffled together;
+//               or, for half the mentions of the people SFT demonstrates, an interview line
+//               ("Question: Where does Mina Park live? Answer: Busan. Question: ... Thank
+//               you."); arithmetic lines ("3 + 4 = 7."), and paragraphs of ordinary prose (the
+//               caller passes it; the recipe uses the bundled tinyshakespeare), all shuffled;
 //   questions   in the chat format: prompt "Q: Where does Mina Park live?\nA:", completion
 //               " Busan\n"; the one honest refusal is the completion " I don't know.\n".
 //
@@ -29,15 +31,14 @@
 // 310 people, 930 person questions (three each: city, job, birth month), plus 155 arithmetic
 // questions (78 SFT, 38 RM/PPO, 39 held out). The 4+ group starts at 32 mentions (often_min):
 // the recipe's small model learns a fact from one to two hundred readings of its sentence, and
-// the pre-training run reads the text about 6 times, so people mentioned 4 to 31 times would
+// the pre-training run reads the text about 5 times, so people mentioned 4 to 31 times would
 // be half-known and blur the group that stands for "known" (lower often_min for a tail without
 // that gap). Measured once (seed 1234; 4 layers, 4 heads, C = 128, T = 128, B = 16, 3,000
-// steps of AdamW at peak 2e-3: 6.1 M characters, 5.7 passes), greedy completion of each
-// question's cloze ("Noah Khan lives in" -> " Gwangju"), the share right:
+// steps of AdamW at peak 2e-3: 6.1 M characters, 4.6 passes), greedy completion of each
+// held-out question's cloze ("Dohyun Kwon lives in" -> " Jeju"), the share right:
 //
-//   4+ 94.3% (32-47 mentions 86%, 48-127 94%, 128+ 98%)   2-3 18.9%   once 12.2%
-//   never 8.9% (guessing among 12 values: 8.3%)            arithmetic 47% (its weakest part;
-//                                                          arithmetic_repeats is the lever)
+//   4+ 91.1%   2-3 13.3%   once 8.9%   never 8.9% (guessing among 12 values: 8.3%)
+//   arithmetic 43.6% (its weakest part; arithmetic_repeats is the lever)
 //
 // Splits are by person: all three questions about a person go to the same split, so held-out
 // questions ask about people the fine-tuning never showed. SFT demonstrations answer people the
@@ -48,6 +49,26 @@
 // group has held-out people, and every group has RM/PPO people, so a policy trained against a
 // grader meets never-seen people in training and is tested on other never-seen people.
 //
+// Two choices let a model this small learn, from 70 demonstrated people, when it knows (both
+// are WorldOptions, on by default; measured with the recipe's sizes in docs/recipe.md):
+//
+//   strangers   people the text never mentions have family names it never shows ("Hyejin
+//               Ryu"; stranger_family in the name table). With everyone's names drawn from one
+//               table, the SFT model said "I don't know" to about half its well-known people
+//               and guessed about a third of the strangers: a 4-layer character model could not
+//               tell a new pair of familiar names from a known one. With new family names it
+//               can — "how can a model know that it does not know?": the name is new to it. The
+//               once and 2-3 groups keep familiar-looking names; their facts are the ones it
+//               must guess (the paper's singletons).
+//   interviews  question-and-answer text about some people in pre-training (Allen-Zhu and Li
+//               2023, "Physics of Language Models: Part 3.1", their mixed training): facts read
+//               only in sentences are stored, but questions about other people reach them
+//               poorly; text that also asks about some people teaches the model to store facts
+//               where a question finds them. Interviews are for SFT people only, so held-out
+//               people are known from sentences alone. The interview's labels ("Question:",
+//               "Answer:") are not the chat format's, and an answer is never the end of its
+//               line, so the base model still does not answer in the chat format.
+//
 // The singleton rate (Kalai et al., Definition "singleton rate"; Good–Turing's estimate of the
 // probability mass of unseen facts): with N the number of person mentions in the pre-training
 // text and n1 the number of people mentioned exactly once,
@@ -55,22 +76,22 @@
 //     singleton_rate  = n1 / N                                   (the paper's sr)
 //     singleton_share = n1 / #{people mentioned at least once}   ("20% of birthdays appear once")
 //
-// The default world (seed 1234): N = 10,954 mentions, n1 = 60, singleton rate 0.55%,
-// singleton share 60 / 220 = 27.3%. The pre-training text is 1,083,647 characters: 849,535 of
-// person sentences (78 per sentence), 84,000 of arithmetic, 150,112 of prose; 47,474 more of
-// prose for validation. A 4-layer, 128-wide character-level GPT reading 128-character windows
-// runs about 25,000 characters a second on 2 idle cores (estimated from the 30,000 of the
-// baby GPT at 64-character windows, docs/training.md): 4 minutes read about 6 M characters,
-// 5.6 passes over the text, so a person with m mentions is read about 5.6·m times (180 times
-// at the 4+ group's minimum, 6 times for a singleton).
+// The default world (seed 1234): N = 11,682 mentions (2,234 of them interview lines), n1 =
+// 60, singleton rate 0.51%, singleton share 60 / 220 = 27.3%. The pre-training text is
+// 1,349,920 characters: 1,115,808 of person lines (sentences of about 78 characters,
+// interviews of about 170), 84,000 of arithmetic, 150,112 of prose; 47,474 more of prose for
+// validation. A 4-layer, 128-wide character-level GPT reading 128-character windows runs
+// about 25,000 characters a second on 2 idle cores: 4 minutes read about 6 M characters, 4.6
+// passes over the text, so a person with m mentions is read about 4.6·m times (147 times at
+// the 4+ group's minimum, 5 times for a singleton).
 //
 // Shapes in: options, prose text.  Shapes out: strings (texts, prompts, answers), counts.
 //
 // Example:
 //   FactWorld w = FactWorld::generate(WorldOptions{}, prose);
-//   w.people()[2]            // {"Noah Khan", {"Gwangju", "teacher", ...}, mentions 211, 4+, sft}
-//   w.questions()[6].prompt  // "Q: Where does Noah Khan live?\nA:"   answer "Gwangju"
-//   w.sft_examples()[0]      // {that prompt, " Gwangju\n"}
+//   w.people()[2]            // {"Dohyun Kwon", {"Jeju", "nurse", "December"}, mentions 70, 4+, eval}
+//   w.questions()[6].prompt  // "Q: Where does Dohyun Kwon live?\nA:"   answer "Jeju"
+//   w.sft_examples()[0]      // {"Q: Where does Somin Moon live?\nA:", " I don't know.\n"}
 //   w.write("out/data");     // pretrain.txt, pretrain_val.txt, sft.jsonl, eval.jsonl, world.json
 #pragma once
 
@@ -134,8 +155,10 @@ inline const std::array<AttributeInfo, 3>& fact_attributes() {
 }
 
 // Names: given name + family name, Korean-style or from elsewhere.
+// Given names and family names; strangers' family names are kept for the people the text never
+// mentions (WorldOptions::unfamiliar_strangers), so the text never shows them.
 struct NameTable {
-  std::vector<const char*> given, family;
+  std::vector<const char*> given, family, stranger_family;
 };
 inline const std::array<NameTable, 2>& fact_names() {
   static const std::array<NameTable, 2> table{{
@@ -143,11 +166,13 @@ inline const std::array<NameTable, 2>& fact_names() {
         "Hana", "Somin", "Woojin", "Yerin", "Siwoo", "Nari", "Bora", "Hyejin", "Jaemin", "Sungmin", "Dahye",
         "Kyungsoo", "Chaewon", "Minseo", "Jihun", "Seoyeon", "Hyunwoo", "Yejin"},
        {"Kim", "Lee", "Park", "Choi", "Jung", "Kang", "Cho", "Yoon", "Jang", "Lim", "Han", "Oh", "Seo", "Shin", "Kwon",
-        "Hwang", "Ahn", "Song", "Yoo", "Hong"}},
+        "Hwang", "Ahn", "Song", "Yoo", "Hong"},
+       {"Baek", "Moon", "Nam", "Yang", "Jeon", "Ryu"}},
       {{"Lucas", "Emma", "Noah", "Olivia", "Omar", "Sofia", "Ivan", "Chloe", "Mateo", "Aisha", "Leo", "Nina", "Kenji",
         "Priya", "Elena", "Tomas", "Amara", "Felix", "Ines", "Rafael"},
        {"Garcia", "Novak", "Silva", "Mori", "Khan", "Berg", "Rossi", "Dubois", "Okafor", "Petrov", "Nakamura", "Costa",
-        "Fischer", "Larsen", "Moreau"}},
+        "Fischer", "Larsen", "Moreau"},
+       {"Ivanov", "Haddad", "Quinn", "Weber"}},
   }};
   return table;
 }
@@ -199,6 +224,11 @@ struct WorldOptions {
   // character model needs one to two hundred readings of a sentence to learn its facts
   // (about 6 passes over the text make 32 mentions about 180 readings: 86% learned).
   Index often_min = 32, often_max = 256;
+  // The share of the mentions of SFT people written as an interview line (a question and its
+  // answer for each fact; no one else gets one),
+  // and whether never-mentioned people carry family names the text never shows.
+  double interview_share = 0.5;
+  bool unfamiliar_strangers = true;
   // Arithmetic: operands 0..arithmetic_max; each fact written `arithmetic_repeats` times;
   // shares of the facts for SFT and held out (the rest for RM/PPO).
   Index arithmetic_max = 9, arithmetic_repeats = 48;
@@ -222,6 +252,12 @@ struct WorldOptions {
     if (people > names / 2)
       bad(std::to_string(people) + " people: the name table makes " + std::to_string(names) +
           " names, enough for at most " + std::to_string(names / 2) + " people");
+    Index stranger_names = 0;
+    for (const NameTable& t : fact_names()) stranger_names += static_cast<Index>(t.given.size() * t.stranger_family.size());
+    if (unfamiliar_strangers && groups[0].people > stranger_names / 2)
+      bad(std::to_string(groups[0].people) + " never-mentioned people: strangers' family names make " +
+          std::to_string(stranger_names) + " names, enough for at most " + std::to_string(stranger_names / 2));
+    if (!(interview_share >= 0 && interview_share <= 1)) bad("interview_share must be in 0..1");
     if (often_min < 4 || often_max < often_min) bad("need 4 <= often_min <= often_max");
     if (often_max > 100000) bad("often_max must be <= 100000");
     if (arithmetic_max < 0 || arithmetic_max > 99) bad("arithmetic_max must be in 0..99");
@@ -258,7 +294,8 @@ struct WorldStats {
   std::array<Index, 4> people_per_group{};     // never, once, 2-3, 4+
   std::array<Index, 4> questions_per_group{};  // person questions
   Index arithmetic_questions = 0;
-  Index mentions = 0;        // N: person sentences in the pre-training text
+  Index mentions = 0;        // N: lines of the pre-training text that name a person
+  Index interviews = 0;      // of which interview lines
   Index singletons = 0;      // n1: people mentioned exactly once
   double singleton_rate = 0;   // n1 / N (Kalai et al.'s sr)
   double singleton_share = 0;  // n1 / people mentioned at least once
@@ -350,6 +387,7 @@ class FactWorld {
     }
     s.singleton_rate = s.mentions > 0 ? static_cast<double>(s.singletons) / static_cast<double>(s.mentions) : 0.0;
     s.singleton_share = mentioned > 0 ? static_cast<double>(s.singletons) / static_cast<double>(mentioned) : 0.0;
+    s.interviews = interviews_;
     s.person_chars = person_chars_;
     s.arithmetic_chars = arithmetic_chars_;
     s.prose_chars = prose_chars_;
@@ -374,6 +412,7 @@ class FactWorld {
     j["often_mentions"] = {options_.often_min, options_.often_max};
     j["arithmetic_questions"] = s.arithmetic_questions;
     j["mentions"] = s.mentions;
+    j["interviews"] = s.interviews;
     j["singletons"] = s.singletons;
     j["singleton_rate"] = s.singleton_rate;
     j["singleton_share"] = s.singleton_share;
@@ -460,9 +499,11 @@ class FactWorld {
             throw ArgumentError("world options: " + std::to_string(total) + " people need more distinct names than the "
                                 "name table gives");
           const NameTable& t = fact_names()[rng.uniform() < 0.75 ? 0 : 1];
+          const std::vector<const char*>& families =
+              g == 0 && options_.unfamiliar_strangers ? t.stranger_family : t.family;
           // Two draws, one statement each: inside one expression their order would be the
           // compiler's choice, and the same seed would give another world under clang.
-          const char* family = t.family[rng.below(t.family.size())];
+          const char* family = families[rng.below(families.size())];
           const char* given = t.given[rng.below(t.given.size())];
           p.name = std::string(given) + " " + family;
           if (used.count(p.name) != 0 || prose.find(p.name) != std::string_view::npos) continue;
@@ -555,13 +596,31 @@ class FactWorld {
     return s + ".";
   }
 
+  // "Question: What is Mina Park's job? Answer: baker. Question: Where does Mina Park live?
+  // Answer: Busan. Question: When was Mina Park born? Answer: May. Thank you." (questions in a
+  // random order; an answer is always followed by more of the line, never by its end, so that
+  // a base model does not learn to stop after a short answer: the chat format stays SFT's)
+  std::string interview_line(const Person& p, Rng& rng) const {
+    const auto& attrs = fact_attributes();
+    std::vector<std::size_t> order(attrs.size());
+    for (std::size_t k = 0; k < order.size(); ++k) order[k] = k;
+    shuffle(order, rng);
+    std::string s;
+    for (std::size_t a : order)
+      s += (s.empty() ? "" : " ") + std::string("Question: ") + fill(attrs[a].question, p.name) + " Answer: " +
+           p.values[a] + ".";
+    return s + " Thank you.";
+  }
+
   void make_texts(Rng& rng, std::string_view prose) {
     // Pieces of the pre-training text, each ending in '\n'; prose paragraphs end in "\n\n".
     std::vector<std::string> pieces;
     for (const Person& p : people_)
       for (Index m = 0; m < p.mentions; ++m) {
-        pieces.push_back(mention_sentence(p, rng) + "\n");
+        const bool interview = p.split == Split::sft && rng.uniform() < options_.interview_share;
+        pieces.push_back((interview ? interview_line(p, rng) : mention_sentence(p, rng)) + "\n");
         person_chars_ += static_cast<Index>(pieces.back().size());
+        interviews_ += interview;
       }
     for (const Question& q : questions_)
       if (q.is_arithmetic())
@@ -619,7 +678,7 @@ class FactWorld {
   std::vector<Question> questions_;
   std::map<std::string, Index> by_prompt_;  // prompt -> index into questions_
   std::string pretrain_, validation_;
-  Index person_chars_ = 0, arithmetic_chars_ = 0, prose_chars_ = 0;
+  Index person_chars_ = 0, arithmetic_chars_ = 0, prose_chars_ = 0, interviews_ = 0;
 };
 
 }  // namespace minigpt

@@ -637,7 +637,9 @@ struct QuantizedRows {
   Index cols = 0;
   std::vector<std::int8_t> q;  // (N, cols)
   std::vector<float> d;        // (N, cols / 32): each block's fp16 scale, as a float
+  std::vector<std::uint8_t> u; // (N, cols): q + 128, unsigned (what vpdpbusd multiplies)
   const std::int8_t* qs(Index n) const { return q.data() + n * cols; }
+  const std::uint8_t* us(Index n) const { return u.data() + n * cols; }
   const float* scale(Index n) const { return d.data() + n * (cols / kQ8Block); }
 };
 
@@ -648,11 +650,14 @@ inline void quantize_rows(QuantizedRows& out, const float* x, Index ldx, Index N
   out.cols = cols;
   out.q.resize(static_cast<std::size_t>(N * cols));
   out.d.resize(static_cast<std::size_t>(N * nb));
+  out.u.resize(static_cast<std::size_t>(N * cols));
   parallel_for(N, static_cast<double>(4 * cols), [&](Index n) {
     BlockQ8_0 q;
     for (Index b = 0; b < nb; ++b) {
       quantize_block_q8_0(x + n * ldx + b * kQ8Block, q);
       std::memcpy(out.q.data() + n * cols + b * kQ8Block, q.qs, kQ8Block);
+      for (Index j = 0; j < kQ8Block; ++j)
+        out.u[static_cast<std::size_t>(n * cols + b * kQ8Block + j)] = static_cast<std::uint8_t>(q.qs[j] + 128);
       out.d[static_cast<std::size_t>(n * nb + b)] = half_to_float(q.d);
     }
   });

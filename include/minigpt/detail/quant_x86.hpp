@@ -41,11 +41,19 @@ MINIGPT_KERNEL_TARGET inline void q8_0_tile(const PackedMatrix& W, Index g, cons
   const Index nb = W.blocks();
   const std::int8_t* wq = W.q8_group(g);
   const std::uint16_t* wd = W.q8_scales(g);
+#ifdef MINIGPT_KERNEL_VNNI
+  const std::uint8_t* xu[R];  // x + 128
+#else
   const std::int8_t* xq[R];
+#endif
   const float* xd[R];
   __m256 acc[R];
   for (int r = 0; r < R; ++r) {
+#ifdef MINIGPT_KERNEL_VNNI
+    xu[r] = x.us(n0 + r);
+#else
     xq[r] = x.qs(n0 + r);
+#endif
     xd[r] = x.scale(n0 + r);
     acc[r] = _mm256_setzero_ps();
   }
@@ -63,9 +71,9 @@ MINIGPT_KERNEL_TARGET inline void q8_0_tile(const PackedMatrix& W, Index g, cons
       const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wb + 32 * k));
       wsum = _mm256_dpbusd_epi32(wsum, ones, w);
       for (int r = 0; r < R; ++r) {
-        std::uint32_t four;
-        std::memcpy(&four, xq[r] + b * kQ8Block + 4 * k, 4);
-        sum[r] = _mm256_dpbusd_epi32(sum[r], _mm256_set1_epi32(static_cast<int>(four ^ 0x80808080u)), w);
+        std::int32_t four;  // x + 128, stored so by quantize_rows: one broadcast load
+        std::memcpy(&four, xu[r] + b * kQ8Block + 4 * k, 4);
+        sum[r] = _mm256_dpbusd_epi32(sum[r], _mm256_set1_epi32(four), w);
       }
     }
     for (int r = 0; r < R; ++r) sum[r] = _mm256_sub_epi32(sum[r], _mm256_slli_epi32(wsum, 7));
@@ -140,6 +148,10 @@ MINIGPT_KERNEL_TARGET inline void q8_0_groups(const PackedMatrix& W, Index g0, I
   }
   for (Index g = g0; g < g1; ++g) {
     Index n = 0;
+#ifdef MINIGPT_KERNEL_VNNI
+    // 8 rows of x against each load of w (AVX-512 has the 32 registers the tile needs).
+    for (; n + 8 <= N; n += 8) q8_0_tile<8>(W, g, x, n, y, ldy, bias);
+#endif
     for (; n + 4 <= N; n += 4) q8_0_tile<4>(W, g, x, n, y, ldy, bias);
     switch (N - n) {
       case 3: q8_0_tile<3>(W, g, x, n, y, ldy, bias); break;
