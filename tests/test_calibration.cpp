@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -150,8 +151,9 @@ TEST_CASE("The singleton rate counts people mentioned exactly once", "[calibrati
   CHECK(singleton_stats({}).rate == 0.0);
   CHECK_THROWS_AS(singleton_stats({1, -1}), ArgumentError);
 
-  // A small world: the rate from its people's mention counts, against the number of sentences
-  // of its pre-training text that name each person (counted in the text itself).
+  // A small world: the rate from its people's mention counts, against the number of lines of
+  // its pre-training text that name each person (sentences that start with the name, and
+  // interview lines that ask about them; counted in the text itself).
   WorldOptions o;
   o.groups = {{{4, 1, 1}, {5, 0, 2}, {3, 0, 1}, {2, 1, 1}}};
   o.often_min = 4, o.often_max = 6;
@@ -160,10 +162,9 @@ TEST_CASE("The singleton rate counts people mentioned exactly once", "[calibrati
   std::vector<Index> counted;
   for (const Person& p : w.people()) {
     Index n = 0;
-    const std::string line_start = p.name + " ";
-    for (std::size_t at = w.pretrain_text().find(line_start); at != std::string::npos;
-         at = w.pretrain_text().find(line_start, at + 1))
-      n += at == 0 || w.pretrain_text()[at - 1] == '\n';
+    std::istringstream lines(w.pretrain_text());
+    for (std::string line; std::getline(lines, line);)
+      n += line.rfind(p.name + " ", 0) == 0 || (line.rfind("Question: ", 0) == 0 && line.find(" " + p.name + " ") != std::string::npos);
     counted.push_back(n);
   }
   const SingletonStats t = singleton_stats(counted);
