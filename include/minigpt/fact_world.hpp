@@ -154,9 +154,9 @@ inline const std::array<AttributeInfo, 3>& fact_attributes() {
   return table;
 }
 
-// Names: given name + family name, Korean-style or from elsewhere.
-// Given names and family names; strangers' family names are kept for the people the text never
-// mentions (WorldOptions::unfamiliar_strangers), so the text never shows them.
+// Names: given name + family name, Korean-style or from elsewhere. Strangers' family names are
+// kept for the people the text never mentions (WorldOptions::unfamiliar_strangers), so the
+// text never shows them.
 struct NameTable {
   std::vector<const char*> given, family, stranger_family;
 };
@@ -222,11 +222,11 @@ struct WorldOptions {
   std::array<GroupPlan, 4> groups{{{90, 30, 30}, {60, 0, 30}, {60, 0, 30}, {100, 40, 30}}};
   // The 4+ group's mentions: P(m) ∝ 1/m on often_min..often_max. A 4-layer, 128-wide
   // character model needs one to two hundred readings of a sentence to learn its facts
-  // (about 6 passes over the text make 32 mentions about 180 readings: 86% learned).
+  // (about 5 passes over the text make 32 mentions about 150 readings).
   Index often_min = 32, often_max = 256;
   // The share of the mentions of SFT people written as an interview line (a question and its
-  // answer for each fact; no one else gets one),
-  // and whether never-mentioned people carry family names the text never shows.
+  // answer for each fact; no one else gets one), and whether never-mentioned people carry
+  // family names the text never shows (the header's comment says why both).
   double interview_share = 0.5;
   bool unfamiliar_strangers = true;
   // Arithmetic: operands 0..arithmetic_max; each fact written `arithmetic_repeats` times;
