@@ -164,7 +164,8 @@ TEST_CASE("The singleton rate counts people mentioned exactly once", "[calibrati
     Index n = 0;
     std::istringstream lines(w.pretrain_text());
     for (std::string line; std::getline(lines, line);)
-      n += line.rfind(p.name + " ", 0) == 0 || (line.rfind("Question: ", 0) == 0 && line.find(" " + p.name + " ") != std::string::npos);
+      n += line.rfind(p.name + " ", 0) == 0 ||
+           (line.rfind("Question: ", 0) == 0 && line.find(" " + p.name + " ") != std::string::npos);
     counted.push_back(n);
   }
   const SingletonStats t = singleton_stats(counted);

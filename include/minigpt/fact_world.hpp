@@ -582,11 +582,17 @@ class FactWorld {
   }
 
   // One mention: the person's clauses in a random order and wording.
-  std::string mention_sentence(const Person& p, Rng& rng) const {
-    const auto& attrs = fact_attributes();
-    std::vector<std::size_t> order(attrs.size());
+  // The attributes' indices in a random order: how a sentence or an interview orders the facts.
+  static std::vector<std::size_t> shuffled_attributes(Rng& rng) {
+    std::vector<std::size_t> order(fact_attributes().size());
     for (std::size_t k = 0; k < order.size(); ++k) order[k] = k;
     shuffle(order, rng);
+    return order;
+  }
+
+  std::string mention_sentence(const Person& p, Rng& rng) const {
+    const auto& attrs = fact_attributes();
+    const std::vector<std::size_t> order = shuffled_attributes(rng);
     std::string s = p.name;
     for (std::size_t k = 0; k < order.size(); ++k) {
       const AttributeInfo& a = attrs[order[k]];
@@ -602,11 +608,8 @@ class FactWorld {
   // a base model does not learn to stop after a short answer: the chat format stays SFT's)
   std::string interview_line(const Person& p, Rng& rng) const {
     const auto& attrs = fact_attributes();
-    std::vector<std::size_t> order(attrs.size());
-    for (std::size_t k = 0; k < order.size(); ++k) order[k] = k;
-    shuffle(order, rng);
     std::string s;
-    for (std::size_t a : order)
+    for (std::size_t a : shuffled_attributes(rng))
       s += (s.empty() ? "" : " ") + std::string("Question: ") + fill(attrs[a].question, p.name) + " Answer: " +
            p.values[a] + ".";
     return s + " Thank you.";
