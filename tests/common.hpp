@@ -12,11 +12,14 @@
 #include <array>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iterator>
 #include <sstream>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include <sys/wait.h>
@@ -120,11 +123,40 @@ inline std::vector<minigpt::TokenId> read_ids(const std::string& path) {
   return ids;
 }
 
-// A folder of its own under $TMPDIR (or /tmp), named after the caller and this process.
+// The folders temp_dir made, removed with everything in them when the test program exits
+// (kept when MINIGPT_KEEP_TEMP is set, to look at what a failing test wrote).
+class TempDirs {
+ public:
+  TempDirs() = default;
+  TempDirs(const TempDirs&) = delete;
+  TempDirs& operator=(const TempDirs&) = delete;
+  ~TempDirs() {
+    const char* keep = std::getenv("MINIGPT_KEEP_TEMP");
+    if (keep != nullptr && *keep != '\0') return;
+    for (const std::string& d : dirs_) {
+      std::error_code ec;  // a folder already gone is not an error at exit
+      std::filesystem::remove_all(d, ec);
+    }
+  }
+  void add(const std::string& dir) {
+    if (std::find(dirs_.begin(), dirs_.end(), dir) == dirs_.end()) dirs_.push_back(dir);
+  }
+
+ private:
+  std::vector<std::string> dirs_;
+};
+inline TempDirs& temp_dirs() {
+  static TempDirs dirs;
+  return dirs;
+}
+
+// A folder of its own under $TMPDIR (or /tmp), named after the caller and this process;
+// removed when the test program exits.
 inline std::string temp_dir(const std::string& name) {
   const char* base = std::getenv("TMPDIR");
   std::string dir = std::string(base && *base ? base : "/tmp") + "/minigpt_" + name + "_" + std::to_string(::getpid());
   minigpt::detail::make_directories(dir);
+  temp_dirs().add(dir);
   return dir;
 }
 

@@ -13,7 +13,9 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <string>
+#include <system_error>
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -32,15 +34,25 @@ namespace fuzz {
     if (!(cond)) ::fuzz::fail(std::string(#cond) + ": " + (what));      \
   } while (0)
 
-// A folder of this process's own under $TMPDIR (or /tmp), made once.
-inline const std::string& scratch_dir() {
-  static const std::string dir = [] {
+// A folder of this process's own under $TMPDIR (or /tmp), made once and removed with its
+// files when the fuzzer exits normally.
+struct ScratchDir {
+  std::string path;
+  ScratchDir() {
     const char* t = std::getenv("TMPDIR");
-    std::string d = std::string(t && *t ? t : "/tmp") + "/minigpt-fuzz-" + std::to_string(::getpid());
-    ::mkdir(d.c_str(), 0700);
-    return d;
-  }();
-  return dir;
+    path = std::string(t && *t ? t : "/tmp") + "/minigpt-fuzz-" + std::to_string(::getpid());
+    ::mkdir(path.c_str(), 0700);
+  }
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+  ~ScratchDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+};
+inline const std::string& scratch_dir() {
+  static const ScratchDir dir;
+  return dir.path;
 }
 
 // Writes bytes to path (replacing it); aborts if the file system refuses, since then the
