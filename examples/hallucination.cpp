@@ -59,7 +59,7 @@ int main(int argc, char** argv) {
   double t = 0.75;
   std::uint64_t seed = 1234;
   Index ppo_steps = 40, ppo_batch = 32;
-  double ppo_lr = 3e-5;
+  double ppo_lr = 3e-5, kl_coef = PPOConfig{}.kl_coef;
   app.add_option("--recipe", recipe, "the folder chatgpt_recipe wrote (data/, base/, sft/) (required)");
   app.add_option("--out", out, "folder for report.json, the pictures and answers.jsonl (required)");
   app.add_option("--samples", samples, "sampled answers per question for self-consistency (0: none; default 8)")
@@ -73,6 +73,7 @@ int main(int argc, char** argv) {
   app.add_option("--ppo-batch", ppo_batch, "PPO rollouts per step (below 8, or a multiple of 8; default 32)")
       ->check(CLI::Range(Index(2), Index(4096)));
   app.add_option("--ppo-lr", ppo_lr, "PPO's learning rate (default 3e-5)")->check(CLI::Range(1e-7, 1e-1));
+  app.add_option("--kl-coef", kl_coef, "PPO's β, the KL leash to the SFT model (default 0.05)")->check(CLI::Range(0.0, 10.0));
   try {
     app.parse(argc, argv);
     if (recipe.empty() || out.empty()) throw CLI::ValidationError("--recipe DIR and --out DIR are required");
@@ -171,7 +172,7 @@ int main(int argc, char** argv) {
       const RewardFunction gold = grader_reward(*tok, train, [](Grade g) { return grade_info(g).gold; });
       PPOOptions po;
       po.steps = ppo_steps, po.batch_size = ppo_batch, po.mini_batch_size = std::min<Index>(8, ppo_batch);
-      po.learning_rate = ppo_lr, po.stop_token = newline_token(*tok), po.seed = seed;
+      po.learning_rate = ppo_lr, po.config.kl_coef = kl_coef, po.stop_token = newline_token(*tok), po.seed = seed;
       std::printf("\nExperiment 3: PPO from the SFT model, %lld steps of %lld rollouts on the %zu questions of the rl split\n%s",
                   static_cast<long long>(ppo_steps), static_cast<long long>(ppo_batch), train.size(),
                   rm ? "" : "  no DIR/reward folder: the reward-model policy is skipped\n");

@@ -148,13 +148,16 @@ TEST_CASE("hallucination trains a PPO policy against each grader and scores ever
 
   const std::string out = test::temp_dir("hallucination_ppo");
   const test::Run r = test::run_program(
-      "hallucination", "--recipe " + recipe + " --out " + out + " --samples 0 --ppo-steps 2 --ppo-batch 4 --ppo-lr 1e-3");
+      "hallucination", "--recipe " + recipe + " --out " + out + " --samples 0 --ppo-steps 2 --ppo-batch 4 --ppo-lr 1e-3 --kl-coef 0.2");
   INFO(r.out);
   REQUIRE(r.status == 0);
   CHECK_THAT(r.out, Contains("Experiment 3") && Contains("Every policy under every grader") && Contains("Targets"));
   const auto report = test::read_json(out + "/report.json");
   const auto& ppo = report["ppo_graders"];
   REQUIRE(ppo["policies"].size() == 3);
+  CHECK(ppo["kl_coef"].get<double>() == 0.2);  // --kl-coef reaches every policy's PPO
+  for (const auto& p : ppo["policies"])
+    for (const auto& s : p["history"]["steps"]) CHECK(s["kl_coef"].get<double>() == 0.2);
   const auto eval = read_eval_jsonl(recipe + "/data/eval.jsonl");
   const std::vector<std::string> graders{"binary", "t0.75", "rm"};
   std::map<std::string, std::map<std::string, double>> never_idk, often_right;  // for the targets

@@ -85,7 +85,7 @@ TEST_CASE("The world has the documented groups, mention counts and splits", "[wo
     CHECK(s.questions_per_group[g] == 3 * o.groups[g].people);
   }
   // The documented figures of the default world (seed 1234).
-  CHECK(s.people_per_group == std::array<Index, 4>{90, 60, 60, 100});
+  CHECK(s.people_per_group == std::array<Index, 4>{120, 60, 60, 130});
   CHECK(s.arithmetic_questions == 155);  // 100 sums and 55 differences of one-digit numbers
   // The singleton rate, computed again from the people.
   Index n1 = 0, total = 0, mentioned = 0;  // singletons, N, people mentioned at least once
@@ -98,19 +98,20 @@ TEST_CASE("The world has the documented groups, mention counts and splits", "[wo
   CHECK(n1 == 60);
   CHECK(s.mentions == total);
   CHECK(s.singleton_rate == Approx(static_cast<double>(n1) / static_cast<double>(total)));
-  CHECK(mentioned == 220);
+  CHECK(mentioned == 250);
   CHECK(s.singleton_share == Approx(static_cast<double>(n1) / static_cast<double>(mentioned)));
   INFO("mentions " << s.mentions << ", singleton rate " << s.singleton_rate << ", text " << s.total_chars);
   CHECK(s.total_chars == static_cast<Index>(w.pretrain_text().size()));
-  CHECK(s.mentions == 11682);  // the header's figures: the same on every compiler (random.hpp)
-  CHECK(s.total_chars == 1349920);
+  CHECK(s.mentions == 14793);  // the header's figures: the same on every compiler (random.hpp)
+  CHECK(s.total_chars == 1548785);
   // The header's example.
-  CHECK(w.people()[2].name == "Dohyun Kwon");
-  CHECK(w.people()[2].mentions == 70);
-  CHECK(w.questions()[6].prompt == "Q: Where does Dohyun Kwon live?\nA:");
-  CHECK(w.questions()[6].answer == "Jeju");
-  CHECK(w.sft_examples()[0] == SFTExample{"Q: Where does Somin Moon live?\nA:", " I don't know.\n"});
-  CHECK(s.interviews == 2234);
+  CHECK(w.people()[2].name == "Sora Yoo");
+  CHECK(w.people()[2].mentions == 66);
+  CHECK(w.people()[2].split == Split::rl);
+  CHECK(w.questions()[6].prompt == "Q: Where does Sora Yoo live?\nA:");
+  CHECK(w.questions()[6].answer == "Gwangju");
+  CHECK(w.sft_examples()[0] == SFTExample{"Q: Where does Taeyang Lim live?\nA:", " Gwangju\n"});
+  CHECK(s.interviews == 1790);
   CHECK(s.person_chars + s.arithmetic_chars + s.prose_chars == s.total_chars);
 }
 
@@ -133,9 +134,20 @@ TEST_CASE("Mention counts equal the names counted in the pre-training text, each
     INFO(p.name);
     CHECK((fw::count_name(text, family) == 0) == (p.mentions == 0));
   }
-  // Interview lines: only for people of the sft split, each fact asked and answered right.
+  // Interviewed people: interviewed_share of each group's SFT people, no one else.
+  for (std::size_t g = 0; g < 4; ++g) {
+    Index interviewed = 0;
+    for (const Person& p : w.people()) {
+      if (p.group != static_cast<MentionGroup>(g)) continue;
+      interviewed += p.interviewed;
+      if (p.interviewed) CHECK(p.split == Split::sft);
+    }
+    CHECK(interviewed == static_cast<Index>(static_cast<double>(o.groups[g].sft) * o.interviewed_share + 0.5));
+  }
+  // Interview lines: only for interviewed people, each fact asked and answered right.
   std::map<std::string, const Person*> by_name;
   for (const Person& p : w.people()) by_name[p.name] = &p;
+  std::set<std::string> heard;  // the people the lines interview
   Index interviews = 0;
   for (const std::string& line : fw::lines_of(text)) {
     if (line.rfind("Question: ", 0) != 0) continue;
@@ -145,7 +157,8 @@ TEST_CASE("Mention counts equal the names counted in the pre-training text, each
     for (const Person& p : w.people())
       if (fw::count_name(line, p.name) > 0) who = &p;
     REQUIRE(who != nullptr);
-    CHECK(who->split == Split::sft);
+    CHECK(who->interviewed);
+    heard.insert(who->name);
     CHECK(line.substr(line.size() - 12) == ". Thank you.");
     CHECK(fw::count_name(line, who->name) == 3);
     for (std::size_t a = 0; a < fact_attributes().size(); ++a)
@@ -154,6 +167,8 @@ TEST_CASE("Mention counts equal the names counted in the pre-training text, each
   }
   CHECK(interviews == w.stats().interviews);
   CHECK(interviews > 0);
+  for (const Person& p : w.people())  // every interviewed person mentioned often has some
+    if (p.interviewed && p.mentions >= 32) CHECK(heard.count(p.name) == 1);
   // Every line that starts with a person's name states all of that person's facts, in one of
   // the attribute's wordings.
   Index sentences = 0;
@@ -240,8 +255,10 @@ TEST_CASE("Questions, SFT demonstrations and held-out rows follow the splits", "
       CHECK(e.completion == " " + q.answer + "\n");
     }
   }
-  CHECK(idk == 3 * 30);
-  CHECK(person_rows == 3 * (30 + 40));
+  const WorldOptions o;  // the SFT people of the never and 4+ groups, three questions each
+  CHECK(idk == 3 * o.groups[0].sft);
+  CHECK(person_rows == 3 * (o.groups[0].sft + o.groups[3].sft));
+  CHECK(person_rows == 3 * (60 + 70));  // the header's table
 
   // Held-out rows: every group present, mentions equal to the independent count.
   const std::vector<EvalExample> eval = w.eval_examples();

@@ -11,7 +11,7 @@
 //   arithmetic  a + b and a − b (a ≥ b) for one-digit a, b;
 //   pretraining plain sentences about them, one per mention, clauses in a random order and
 //               wording ("Mina Park was born in May, works as a baker and lives in Busan."),
-//               or, for half the mentions of the people SFT demonstrates, an interview line
+//               or, for half the mentions of half the people SFT demonstrates, an interview line
 //               ("Question: Where does Mina Park live? Answer: Busan. Question: ... Thank
 //               you."); arithmetic lines ("3 + 4 = 7."), and paragraphs of ordinary prose (the
 //               caller passes it; the recipe uses the bundled tinyshakespeare), all shuffled;
@@ -23,22 +23,22 @@
 // seen once hardly, one never seen cannot. Mention counts follow a long tail, in four groups:
 //
 //   group  mentions   people  in SFT  for RM/PPO  held out   mentions drawn
-//   never  0              90      30          30         30   -
+//   never  0             120      60          30         30   -
 //   once   1              60       0          30         30   -
 //   2-3    2 or 3         60       0          30         30   uniformly
-//   4+     32 .. 256     100      40          30         30   P(m) ∝ 1/m (log-uniform)
+//   4+     32 .. 256     130      70          30         30   P(m) ∝ 1/m (log-uniform)
 //
-// 310 people, 930 person questions (three each: city, job, birth month), plus 155 arithmetic
+// 370 people, 1,110 person questions (three each: city, job, birth month), plus 155 arithmetic
 // questions (78 SFT, 38 RM/PPO, 39 held out). The 4+ group starts at 32 mentions (often_min):
 // the recipe's small model learns a fact from one to two hundred readings of its sentence, and
 // the pre-training run reads the text about 5 times, so people mentioned 4 to 31 times would
 // be half-known and blur the group that stands for "known" (lower often_min for a tail without
-// that gap). Measured once (seed 1234; 4 layers, 4 heads, C = 128, T = 128, B = 16, 3,000
-// steps of AdamW at peak 2e-3: 6.1 M characters, 4.6 passes), greedy completion of each
-// held-out question's cloze ("Dohyun Kwon lives in" -> " Jeju"), the share right:
+// that gap). Measured once (seed 1234; 4 layers, 4 heads, C = 128, T = 128, B = 16, 3,600
+// steps of AdamW at peak 2e-3: 7.4 M characters, 4.8 passes), greedy completion of each
+// held-out question's cloze ("Sora Yoo lives in" -> " Gwangju"), the share right:
 //
-//   4+ 91.1%   2-3 13.3%   once 8.9%   never 8.9% (guessing among 12 values: 8.3%)
-//   arithmetic 43.6% (its weakest part; arithmetic_repeats is the lever)
+//   4+ 96.7%   2-3 16.7%   once 14.4%   never 7.8% (guessing among 12 values: 8.3%)
+//   arithmetic 38.5% (its weakest part; arithmetic_repeats is the lever)
 //
 // Splits are by person: all three questions about a person go to the same split, so held-out
 // questions ask about people the fine-tuning never showed. SFT demonstrations answer people the
@@ -49,8 +49,9 @@
 // group has held-out people, and every group has RM/PPO people, so a policy trained against a
 // grader meets never-seen people in training and is tested on other never-seen people.
 //
-// Two choices let a model this small learn, from 70 demonstrated people, when it knows (both
-// are WorldOptions, on by default; measured with the recipe's sizes in docs/recipe.md):
+// Three choices let a model this small learn, from 130 demonstrated people (60 strangers, 70
+// well known), when it knows (all are WorldOptions, on by default; measured with the recipe's
+// sizes in docs/recipe.md):
 //
 //   strangers   people the text never mentions have family names it never shows ("Hyejin
 //               Ryu"; stranger_family in the name table). With everyone's names drawn from one
@@ -67,7 +68,13 @@
 //               where a question finds them. Interviews are for SFT people only, so held-out
 //               people are known from sentences alone. The interview's labels ("Question:",
 //               "Answer:") are not the chat format's, and an answer is never the end of its
-//               line, so the base model still does not answer in the chat format.
+//               line, so the base model does not learn to stop after a short answer.
+//   half        only half the SFT people are interviewed (interviewed_share); the other half
+//               are known from sentences alone, as held-out people are, so SFT demonstrates
+//               answering about people of both kinds. Fine-tuned from one base model, the
+//               SFT model answered 53% of the held-out well-known people right when SFT
+//               demonstrated 40 interviewed people, 64% with 30 people known from sentences
+//               alone instead, 79% with all 70.
 //
 // The singleton rate (Kalai et al., Definition "singleton rate"; Good–Turing's estimate of the
 // probability mass of unseen facts): with N the number of person mentions in the pre-training
@@ -76,22 +83,22 @@
 //     singleton_rate  = n1 / N                                   (the paper's sr)
 //     singleton_share = n1 / #{people mentioned at least once}   ("20% of birthdays appear once")
 //
-// The default world (seed 1234): N = 11,682 mentions (2,234 of them interview lines), n1 =
-// 60, singleton rate 0.51%, singleton share 60 / 220 = 27.3%. The pre-training text is
-// 1,349,920 characters: 1,115,808 of person lines (sentences of about 78 characters,
+// The default world (seed 1234): N = 14,793 mentions (1,790 of them interview lines), n1 =
+// 60, singleton rate 0.41%, singleton share 60 / 250 = 24.0%. The pre-training text is
+// 1,548,785 characters: 1,314,673 of person lines (sentences of about 78 characters,
 // interviews of about 170), 84,000 of arithmetic, 150,112 of prose; 47,474 more of prose for
 // validation. A 4-layer, 128-wide character-level GPT reading 128-character windows runs
-// about 25,000 characters a second on 2 idle cores: 4 minutes read about 6 M characters, 4.6
-// passes over the text, so a person with m mentions is read about 4.6·m times (147 times at
+// about 32,000 characters a second on 2 idle cores: 3,600 steps read 7.4 M characters, 4.8
+// passes over the text, so a person with m mentions is read about 4.8·m times (152 times at
 // the 4+ group's minimum, 5 times for a singleton).
 //
 // Shapes in: options, prose text.  Shapes out: strings (texts, prompts, answers), counts.
 //
 // Example:
 //   FactWorld w = FactWorld::generate(WorldOptions{}, prose);
-//   w.people()[2]            // {"Dohyun Kwon", {"Jeju", "nurse", "December"}, mentions 70, 4+, eval}
-//   w.questions()[6].prompt  // "Q: Where does Dohyun Kwon live?\nA:"   answer "Jeju"
-//   w.sft_examples()[0]      // {"Q: Where does Somin Moon live?\nA:", " I don't know.\n"}
+//   w.people()[2]            // {"Sora Yoo", {"Gwangju", "teacher", "November"}, mentions 66, 4+, rl}
+//   w.questions()[6].prompt  // "Q: Where does Sora Yoo live?\nA:"   answer "Gwangju"
+//   w.sft_examples()[0]      // {"Q: Where does Taeyang Lim live?\nA:", " Gwangju\n"}
 //   w.write("out/data");     // pretrain.txt, pretrain_val.txt, sft.jsonl, eval.jsonl, world.json
 #pragma once
 
@@ -219,15 +226,17 @@ struct GroupPlan {
 struct WorldOptions {
   std::uint64_t seed = 1234;
   // never, once, 2-3, 4+ (the table in the header's comment).
-  std::array<GroupPlan, 4> groups{{{90, 30, 30}, {60, 0, 30}, {60, 0, 30}, {100, 40, 30}}};
+  std::array<GroupPlan, 4> groups{{{120, 60, 30}, {60, 0, 30}, {60, 0, 30}, {130, 70, 30}}};
   // The 4+ group's mentions: P(m) ∝ 1/m on often_min..often_max. A 4-layer, 128-wide
   // character model needs one to two hundred readings of a sentence to learn its facts
   // (about 5 passes over the text make 32 mentions about 150 readings).
   Index often_min = 32, often_max = 256;
-  // The share of the mentions of SFT people written as an interview line (a question and its
-  // answer for each fact; no one else gets one), and whether never-mentioned people carry
-  // family names the text never shows (the header's comment says why both).
-  double interview_share = 0.5;
+  // The share of each group's SFT people who are interviewed (the others, like held-out
+  // people, are known from sentences alone), the share of an interviewed person's mentions
+  // written as an interview line (a question and its answer for each fact), and whether
+  // never-mentioned people carry family names the text never shows (the header's comment says
+  // why all three).
+  double interviewed_share = 0.5, interview_share = 0.5;
   bool unfamiliar_strangers = true;
   // Arithmetic: operands 0..arithmetic_max; each fact written `arithmetic_repeats` times;
   // shares of the facts for SFT and held out (the rest for RM/PPO).
@@ -258,6 +267,7 @@ struct WorldOptions {
       bad(std::to_string(groups[0].people) + " never-mentioned people: strangers' family names make " +
           std::to_string(stranger_names) + " names, enough for at most " + std::to_string(stranger_names / 2));
     if (!(interview_share >= 0 && interview_share <= 1)) bad("interview_share must be in 0..1");
+    if (!(interviewed_share >= 0 && interviewed_share <= 1)) bad("interviewed_share must be in 0..1");
     if (often_min < 4 || often_max < often_min) bad("need 4 <= often_min <= often_max");
     if (often_max > 100000) bad("often_max must be <= 100000");
     if (arithmetic_max < 0 || arithmetic_max > 99) bad("arithmetic_max must be in 0..99");
@@ -276,6 +286,7 @@ struct Person {
   Index mentions = 0;               // sentences of the pre-training text that name them
   MentionGroup group = MentionGroup::never;
   Split split = Split::rl;
+  bool interviewed = false;         // interview lines are among its mentions (SFT people only)
 };
 
 struct Question {
@@ -428,6 +439,7 @@ class FactWorld {
       pj["mentions"] = p.mentions;
       pj["group"] = mention_group_name(p.group);
       pj["split"] = split_name(p.split);
+      pj["interviewed"] = p.interviewed;
       people.push_back(pj);
     }
     j["people"] = people;
@@ -532,6 +544,8 @@ class FactWorld {
         group[order[k]].split = r < options_.groups[g].sft                            ? Split::sft
                                 : r < options_.groups[g].sft + options_.groups[g].eval ? Split::eval
                                                                                        : Split::rl;
+        group[order[k]].interviewed =
+            r < static_cast<Index>(static_cast<double>(options_.groups[g].sft) * options_.interviewed_share + 0.5);
       }
       for (Person& p : group) people_.push_back(std::move(p));
     }
@@ -620,7 +634,7 @@ class FactWorld {
     std::vector<std::string> pieces;
     for (const Person& p : people_)
       for (Index m = 0; m < p.mentions; ++m) {
-        const bool interview = p.split == Split::sft && rng.uniform() < options_.interview_share;
+        const bool interview = p.interviewed && rng.uniform() < options_.interview_share;
         pieces.push_back((interview ? interview_line(p, rng) : mention_sentence(p, rng)) + "\n");
         person_chars_ += static_cast<Index>(pieces.back().size());
         interviews_ += interview;
