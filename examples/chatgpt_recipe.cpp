@@ -48,6 +48,7 @@ int main(int argc, char** argv) {
   app.add_option("--rm-steps", o.rm_steps);
   app.add_option("--answers-per-prompt", o.answers_per_prompt, "K answers the labeler ranks");
   app.add_option("--ppo-steps", o.ppo_steps, "PPO steps of rollouts and updates");
+  app.add_option("--ptx", o.ptx_coef, "PPO-ptx: weight of the SFT demonstrations' loss in PPO's updates (0: off)");
   app.add_option("--kl-coef", o.kl_coef, "β, the KL leash to the SFT model (TRL's 0.05; try 0.001)");
   CLI11_PARSE(app, argc, argv);
   try {
@@ -174,13 +175,16 @@ int main(int argc, char** argv) {
       }
       bar.finish();
       const RewardBatchResult final_eval = trainer.evaluate(test_pairs);
+      const double likelihood = likelihood_pairwise_accuracy(sft, test_pairs);  // what the SFT model knows
       chart::save(reward_accuracy_figure(accuracy, eval_steps, eval_accuracy), out + "/reward_accuracy.svg",
                   out + "/reward_accuracy.json");
       report["reward"] = {{"train", train.to_json()},        {"heldout", held_out.to_json()},
                           {"heldout_accuracy_before", eval_accuracy.front()},
-                          {"heldout_accuracy", final_eval.accuracy}, {"heldout_loss", final_eval.loss}};
-      std::printf("reward model: held-out pairwise accuracy %.1f%% (%.1f%% before training)\n",
-                  100 * final_eval.accuracy, 100 * eval_accuracy.front());
+                          {"heldout_accuracy", final_eval.accuracy}, {"heldout_loss", final_eval.loss},
+                          {"heldout_accuracy_sft_likelihood", likelihood}};
+      std::printf("reward model: held-out pairwise accuracy %.1f%% (%.1f%% before training; the SFT model's own\n"
+                  "  likelihood orders %.1f%% of the pairs as the labeler did)\n",
+                  100 * final_eval.accuracy, 100 * eval_accuracy.front(), 100 * likelihood);
       save_reward_model(trainer.model(), out + "/reward");
       tok.save(out + "/reward");
     }

@@ -20,9 +20,10 @@
 //      outcomes per mention group, and every policy's score under every grader;
 //   4. abstention at inference: the SFT model answers only when its confidence >= tau, else
 //      "I don't know"; the risk-coverage curve, and the tau that maximises the t = 0.75 score.
-// Writes OUT/report.json (every figure), OUT/reliability.svg, OUT/risk_coverage.svg (each with
-// its numbers as .json), OUT/answers.jsonl (every answer, grade and confidence) and the PPO
-// policies as model folders (OUT/ppo-binary, OUT/ppo-t0.75, OUT/ppo-rm), and prints the tables.
+// Writes OUT/report.json (every figure), OUT/reliability.svg, OUT/reliability_ppo.svg (the
+// SFT model and each PPO policy), OUT/risk_coverage.svg (each with its numbers as .json),
+// OUT/answers.jsonl (every answer, grade and confidence) and the PPO policies as model folders
+// (OUT/ppo-binary, OUT/ppo-t0.75, OUT/ppo-rm), and prints the tables.
 #include <minigpt/minigpt.hpp>
 
 #include <CLI/CLI.hpp>
@@ -37,19 +38,8 @@
 
 using namespace minigpt;
 
-// One table row: a label and the four shares of a set of answers.
-static void print_row(const std::string& label, const GradeCounts& g) {
-  std::printf("  %-18s %5lld  %7.1f%% %7.1f%% %7.1f%% %7.1f%%  %+6.3f\n", label.c_str(),
-              static_cast<long long>(g.total), 100 * g.accuracy(), 100 * g.error(), 100 * g.idk(),
-              100 * g.off_format(), g.target_score(0.75));
-}
-static void print_groups(const std::string& model, const GroupOutcomes& o) {
-  std::printf("%s\n  %-18s %5s  %8s %8s %8s %8s  %6s\n", model.c_str(), "group", "n", "right", "wrong", "IDK",
-              "off", "t=0.75");
-  for (std::size_t g = 0; g < 4; ++g) print_row(std::string("mentioned ") + mention_groups()[g].name, o.group[g]);
-  print_row("arithmetic", o.arithmetic);
-  print_row("all", o.all);
-}
+// The outcome tables (calibration.hpp), printed.
+static void print_groups(const std::string& model, const GroupOutcomes& o) { std::fputs(outcome_table(model, o).c_str(), stdout); }
 
 int main(int argc, char** argv) {
   // ---- 1. flags ----
@@ -58,8 +48,8 @@ int main(int argc, char** argv) {
   Index samples = 8, limit = 0;
   double t = 0.75;
   std::uint64_t seed = 1234;
-  Index ppo_steps = 40, ppo_batch = 32;
-  double ppo_lr = 3e-5, kl_coef = PPOConfig{}.kl_coef;
+  Index ppo_steps = 40, ppo_batch = 32, rloo_k = 0;
+  double ppo_lr = 3e-5, kl_coef = PPOConfig{}.kl_coef, ptx = 0;
   app.add_option("--recipe", recipe, "the folder chatgpt_recipe wrote (data/, base/, sft/) (required)");
   app.add_option("--out", out, "folder for report.json, the pictures and answers.jsonl (required)");
   app.add_option("--samples", samples, "sampled answers per question for self-consistency (0: none; default 8)")
@@ -73,6 +63,10 @@ int main(int argc, char** argv) {
   app.add_option("--ppo-batch", ppo_batch, "PPO rollouts per step (below 8, or a multiple of 8; default 32)")
       ->check(CLI::Range(Index(2), Index(4096)));
   app.add_option("--ppo-lr", ppo_lr, "PPO's learning rate (default 3e-5)")->check(CLI::Range(1e-7, 1e-1));
+  app.add_option("--rloo", rloo_k, "K answers a prompt, each against the others' mean (RLOO) instead of a value head (0: value head)")
+      ->check(CLI::Range(Index(0), Index(64)));
+  app.add_option("--ptx", ptx, "PPO-ptx: weight of the SFT demonstrations' loss in each PPO update (default 0: off)")
+      ->check(CLI::Range(0.0, 100.0));
   app.add_option("--kl-coef", kl_coef, "PPO's β, the KL leash to the SFT model (default 0.05)")->check(CLI::Range(0.0, 10.0));
   try {
     app.parse(argc, argv);
@@ -173,32 +167,45 @@ int main(int argc, char** argv) {
       PPOOptions po;
       po.steps = ppo_steps, po.batch_size = ppo_batch, po.mini_batch_size = std::min<Index>(8, ppo_batch);
       po.learning_rate = ppo_lr, po.config.kl_coef = kl_coef, po.stop_token = newline_token(*tok), po.seed = seed;
+      po.ptx_coef = ptx;
+      std::vector<Batch> demos;  // PPO-ptx (--ptx): the recipe's SFT demonstrations mixed into the updates
+      Rng demo_rng(seed);
+      if (ptx > 0) demos = sft_batches(encode_sft(*tok, read_sft_jsonl(recipe + "/data/sft.jsonl"), sft_model.config().n_positions), 8, demo_rng);
+      if (rloo_k > 0) po.config.advantage = AdvantageEstimator::leave_one_out, po.config.samples_per_prompt = rloo_k;
       std::printf("\nExperiment 3: PPO from the SFT model, %lld steps of %lld rollouts on the %zu questions of the rl split\n%s",
                   static_cast<long long>(ppo_steps), static_cast<long long>(ppo_batch), train.size(),
                   rm ? "" : "  no DIR/reward folder: the reward-model policy is skipped\n");
       ppo_report = {{"steps", ppo_steps}, {"batch", ppo_batch}, {"learning_rate", ppo_lr}, {"kl_coef", po.config.kl_coef},
+                    {"advantage", rloo_k > 0 ? "leave_one_out" : "gae"}, {"samples_per_prompt", rloo_k > 0 ? rloo_k : 1},
+                    {"ptx_coef", ptx},
                     {"train_questions", train.size()}, {"reward_model", rm ? "DIR/reward" : "skipped: no DIR/reward folder"},
                     {"policies", nlohmann::ordered_json::array()}, {"scores", nlohmann::ordered_json::array()}};
       std::vector<std::pair<std::string, std::vector<AskedQuestion>>> asked{{"SFT", sft}};
       std::vector<GroupOutcomes> outcomes;
+      std::vector<Calibration> ppo_cals{cals[1]};  // experiment 1 for the policies: SFT's, then each policy's
+      std::vector<std::string> ppo_names{names[1]};
       for (const Policy& p : policies) {
         GPT<float> policy = sft_model;
         ProgressBar bar(std::cerr, ppo_steps, isatty(2) != 0, 10, "mean score");
         std::cerr << "PPO against the " << p.grader << " grader\n";
         const PPOHistory h = run_ppo(policy, sft_model, p.reward, gold, prompts, po,
-                                     [&](const PPOStepStats& s) { bar.update(s.step, s.mean_score, 0); });
+                                     [&](const PPOStepStats& s) { bar.update(s.step, s.mean_score, 0); }, demos);
         bar.finish();
         save_model(policy, out + "/ppo-" + p.grader);
         tok->save(out + "/ppo-" + p.grader);
         asked.push_back({"PPO " + p.grader, ask_model(policy, "ppo-" + p.grader, AskStyle::chat, 0)});
         outcomes.push_back(outcomes_by_group(mentions_of(asked.back().second), grades_of(asked.back().second)));
         const CommittedAnswers c = committed_answers(asked.back().second);
+        ppo_cals.push_back(calibration(c.confidence, c.right));
+        ppo_names.push_back("PPO " + p.grader + " (chat), P(answer)");
         print_groups("PPO against the " + p.grader + " grader", outcomes.back());
         ppo_report["policies"].push_back({{"grader", p.grader}, {"folder", "ppo-" + p.grader},
                                           {"outcomes", to_json(outcomes.back())},
-                                          {"calibration", to_json(calibration(c.confidence, c.right))},
+                                          {"calibration", to_json(ppo_cals.back())},
                                           {"history", h.to_json()}});
       }
+      chart::save(reliability_diagram(ppo_cals, ppo_names, "After PPO: is each policy's confidence its accuracy?"),
+                  out + "/reliability_ppo.svg", out + "/reliability_ppo.json");
       std::printf("Every policy under every grader (mean score a held-out question)\n  %-14s %8s %8s %13s\n", "policy",
                   "binary", t_name, "reward model");
       for (const auto& [name, qs] : asked) {
@@ -231,7 +238,7 @@ int main(int argc, char** argv) {
     report["ppo_graders"] = ppo_report;
     chart::save_json(out + "/report.json", report);
     write_answers_jsonl(out + "/answers.jsonl", {{"base", &base}, {"sft", &sft}});
-    std::printf("\nwrote %s/report.json, reliability.svg, risk_coverage.svg, answers.jsonl\n", out.c_str());
+    std::printf("\nwrote %s/report.json, the pictures (.svg, numbers in .json) and answers.jsonl\n", out.c_str());
   } catch (const std::exception& e) {
     std::cerr << "hallucination: " << e.what() << "\n";
     return 1;

@@ -4,7 +4,7 @@
 // figures equal what the library measures on the saved models, the PPO step's history is in the
 // report (every step's reward, KL, gold score, entropy, clip fraction, share ended), --from sft
 // reuses the saved steps and repeats step 3 exactly (same seed, same figures), and --from
-// reward repeats PPO exactly and takes --kl-coef.
+// reward repeats PPO exactly and takes --kl-coef and --ptx.
 #include "common.hpp"
 
 #include <catch2/catch.hpp>
@@ -70,6 +70,8 @@ TEST_CASE("chatgpt_recipe runs pre-training, SFT, the reward model and PPO, and 
   REQUIRE(steps.size() == 3);  // --quick's PPO steps
   CHECK(report["ppo"]["adaptive_kl"] == false);
   CHECK(report["ppo"]["kl_coef"].get<double>() == 0.05);
+  CHECK(report["ppo"]["ptx_coef"].get<double>() == RecipeOptions{}.ptx_coef);  // PPO-ptx by default
+  REQUIRE(RecipeOptions{}.ptx_coef > 0);
   for (const nlohmann::json& row : steps) {
     INFO(row.dump());
     for (const char* name : {"mean_score", "mean_kl", "mean_gold", "entropy", "clipfrac", "ended_share"})
@@ -79,6 +81,7 @@ TEST_CASE("chatgpt_recipe runs pre-training, SFT, the reward model and PPO, and 
     CHECK((row["ended_share"].get<double>() >= 0 && row["ended_share"].get<double>() <= 1));
     CHECK((row["clipfrac"].get<double>() >= 0 && row["clipfrac"].get<double>() <= 1));
     CHECK(row["entropy"].get<double>() > 0);
+    CHECK(row["ptx_loss"].get<double>() > 0);  // the demonstrations' loss, mixed into every update
     CHECK(row["mean_reward"].get<double>() ==
           Approx(row["mean_score"].get<double>() - 0.05 * row["mean_kl"].get<double>()));
   }
@@ -129,14 +132,20 @@ TEST_CASE("chatgpt_recipe runs pre-training, SFT, the reward model and PPO, and 
   CHECK(without_time(report3["ppo"]["history"]["steps"]) == without_time(report2["ppo"]["history"]["steps"]));
   CHECK(report3["ppo"]["answers"] == report2["ppo"]["answers"]);
 
-  // --kl-coef and --ppo-steps reach the PPO step: every step's β is the one given.
-  const test::Run loose = test::run_program("chatgpt_recipe", "--quick --from reward --kl-coef 0.001 --ppo-steps 2 --out " + run);
+  // --kl-coef, --ptx and --ppo-steps reach the PPO step: every step's β is the one given, and
+  // without PPO-ptx no step has a demonstrations' loss.
+  const test::Run loose =
+      test::run_program("chatgpt_recipe", "--quick --from reward --kl-coef 0.001 --ptx 0 --ppo-steps 2 --out " + run);
   INFO(loose.out);
   REQUIRE(loose.status == 0);
   const nlohmann::json report4 = test::read_json(run + "/report.json");
   REQUIRE(report4["ppo"]["history"]["steps"].size() == 2);
-  for (const nlohmann::json& row : report4["ppo"]["history"]["steps"]) CHECK(row["kl_coef"].get<double>() == 0.001);
+  for (const nlohmann::json& row : report4["ppo"]["history"]["steps"]) {
+    CHECK(row["kl_coef"].get<double>() == 0.001);
+    CHECK(row["ptx_loss"].is_null());
+  }
   CHECK(report4["options"]["ppo"]["kl_coef"].get<double>() == 0.001);
+  CHECK(report4["options"]["ppo"]["ptx_coef"].get<double>() == 0.0);
 }
 
 TEST_CASE("chatgpt_recipe answers bad flags and missing steps with one line", "[programs][recipe]") {

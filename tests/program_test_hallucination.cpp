@@ -211,6 +211,11 @@ TEST_CASE("hallucination trains a PPO policy against each grader and scores ever
     CHECK(row["reward_model"].get<double>() == Approx(rm_sum / n).epsilon(1e-4));
   }
   CHECK(ppo["scores"][0]["policy"] == "SFT");
+  // Experiment 1 for the policies: a reliability diagram of the SFT model and each policy.
+  CHECK(test::Xml(test::file_bytes(out + "/reliability_ppo.svg")).ok());
+  const std::string drawn = test::read_json(out + "/reliability_ppo.json").dump();
+  for (const std::string& g : graders) CHECK_THAT(drawn, Contains("PPO " + g + " (chat)"));
+  CHECK_THAT(drawn, Contains("SFT (chat)"));
   CHECK(ppo["targets"]["binary_idk_never"].get<double>() == Approx(never_idk["binary"]["never"]));
   CHECK(ppo["targets"]["target_idk_never"].get<double>() == Approx(never_idk["t0.75"]["never"]));
   CHECK(ppo["targets"]["target_accuracy_often"].get<double>() == Approx(often_right["t0.75"]["4+"]));
@@ -227,4 +232,28 @@ TEST_CASE("hallucination trains a PPO policy against each grader and scores ever
   CHECK(report2["ppo_graders"]["reward_model"] == "skipped: no DIR/reward folder");
   CHECK(fs::is_directory(out2 + "/ppo-binary"));
   CHECK_FALSE(fs::exists(out2 + "/ppo-rm"));
+  CHECK(report2["ppo_graders"]["advantage"] == "gae");
+  CHECK(report2["ppo_graders"]["ptx_coef"].get<double>() == 0.0);
+
+  // --rloo and --ptx reach every policy's PPO: K answers a prompt and no value loss; the SFT
+  // demonstrations' loss in every step.
+  const std::string out3 = test::temp_dir("hallucination_ppo_rloo_ptx");
+  const test::Run rloo = test::run_program("hallucination", "--recipe " + hp::recipe_dir() + " --out " + out3 +
+                                                                " --samples 0 --limit 5 --ppo-steps 2 --ppo-batch 4 --rloo 2 --ptx 0.5");
+  INFO(rloo.out);
+  REQUIRE(rloo.status == 0);
+  const auto report3 = test::read_json(out3 + "/report.json");
+  const auto& p3 = report3["ppo_graders"];
+  CHECK(p3["advantage"] == "leave_one_out");
+  CHECK(p3["samples_per_prompt"] == 2);
+  CHECK(p3["ptx_coef"].get<double>() == 0.5);
+  for (const auto& p : p3["policies"])
+    for (const auto& s : p["history"]["steps"]) {
+      CHECK(s["value_loss"].get<double>() == 0.0);
+      CHECK(s["ptx_loss"].get<double>() > 0.0);
+    }
+  const test::Run odd = test::run_program("hallucination", "--recipe " + hp::recipe_dir() + " --out " + out3 +
+                                                               " --samples 0 --limit 5 --ppo-steps 1 --ppo-batch 4 --rloo 3");
+  CHECK(odd.status != 0);
+  CHECK_THAT(odd.out, Contains("multiple of samples_per_prompt"));
 }

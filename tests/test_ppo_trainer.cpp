@@ -8,6 +8,7 @@
 #include <minigpt/ppo.hpp>
 #include <minigpt/ppo_trainer.hpp>
 #include <minigpt/random.hpp>
+#include <minigpt/training.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -317,6 +318,108 @@ TEST_CASE("PPO adaptive beta: above the target KL, beta grows", "[ppo_trainer]")
   CHECK(h.adaptive_kl);
   CHECK(h.steps.front().kl_coef == 0.05);
   CHECK(h.steps.back().kl_coef > 0.05);
+}
+
+TEST_CASE("PPO with leave-one-out advantages: K answers to a prompt in a row, no value head, the reward rises", "[ppo_trainer]") {
+  GPT<float> sft = pt::tiny_model<float>(21);
+  GPT<float> policy = sft;
+  Rng rng(22);
+  const auto prompts = pt::toy_prompts(32, rng);
+  PPOOptions o = pt::toy_options();
+  o.steps = 30;
+  o.config.advantage = AdvantageEstimator::leave_one_out;
+  o.config.samples_per_prompt = 4;
+  PPOTrainer<float> trainer(policy, sft, pt::liked_share, {}, prompts, o);
+  REQUIRE(trainer.samples_per_prompt() == 4);
+  const PPORollouts<float> r = trainer.rollouts();
+  REQUIRE(r.batch.B == 16);
+  for (Index b = 0; b < r.batch.B; ++b) {
+    const auto bi = static_cast<std::size_t>(b);
+    CHECK(r.prompts[bi] == r.prompts[static_cast<std::size_t>(b / 4 * 4)]);  // groups of 4 in a row
+    const Index L = r.batch.lengths[bi];
+    CHECK(r.advantages.advantages.row(b).head(L).maxCoeff() == r.advantages.advantages(b, 0));  // one advantage an answer
+    CHECK(r.advantages.advantages.row(b).head(L).minCoeff() == r.advantages.advantages(b, 0));
+  }
+  CHECK(r.prompts[0] != r.prompts[4]);
+  while (!trainer.done()) trainer.step();
+  const PPOHistory& h = trainer.history();
+  auto mean = [&](std::size_t from, std::size_t to) {
+    double s = 0;
+    for (std::size_t i = from; i < to; ++i) s += h.steps[i].mean_score / static_cast<double>(to - from);
+    return s;
+  };
+  INFO("score " << mean(0, 3) << " -> " << mean(27, 30));
+  CHECK(mean(0, 3) < 0.25);
+  CHECK(mean(27, 30) > mean(0, 3) + 0.25);
+  CHECK(trainer.value_head().w.cwiseAbs().maxCoeff() == 0.0);  // no value head was trained
+  for (const PPOStepStats& s : h.steps) CHECK(s.value_loss == 0.0);
+
+  PPOOptions bad = o;
+  bad.config.samples_per_prompt = 3;  // 16 rollouts do not split into groups of 3
+  CHECK_THROWS_WITH((PPOTrainer<float>(policy, sft, pt::liked_share, {}, prompts, bad)),
+                    Catch::Contains("multiple of samples_per_prompt"));
+}
+
+TEST_CASE("PPO-ptx: the demonstrations' loss pulls the policy toward them; without it nothing moves", "[ppo_trainer]") {
+  GPT<float> sft = pt::tiny_model<float>(71);
+  Rng rng(72);
+  const auto prompts = pt::toy_prompts(16, rng);
+  // Demonstrations: prompts answered "3 3 stop"; the prompt's targets masked out.
+  Batch demo;
+  demo.B = 4;
+  demo.T = 6;
+  for (Index b = 0; b < demo.B; ++b) {
+    const std::vector<TokenId> seq{1, static_cast<TokenId>(b), 2, pt::liked, pt::liked, pt::stop, 0};
+    for (Index t = 0; t < demo.T; ++t) {
+      demo.inputs.push_back(seq[static_cast<std::size_t>(t)]);
+      demo.targets.push_back(t >= 2 ? seq[static_cast<std::size_t>(t + 1)] : ignore_index);
+    }
+  }
+  demo.targets[static_cast<std::size_t>(demo.T - 1)] = ignore_index;  // padding at the end of row 0
+  // A reward that is the same for every answer, beta 0 and leave-one-out advantages: every
+  // advantage is 0, and so is PPO's own gradient.
+  auto flat = [](const std::vector<TokenId>&, const std::vector<TokenId>&) { return 0.5; };
+  PPOOptions o = pt::toy_options();
+  o.steps = 10;
+  o.config.kl_coef = 0;
+  o.config.advantage = AdvantageEstimator::leave_one_out;
+  auto run = [&](double ptx) {
+    GPT<float> policy = sft;
+    PPOOptions p = o;
+    p.ptx_coef = ptx;
+    const PPOHistory h = run_ppo(policy, sft, flat, {}, prompts, p, {}, ptx > 0 ? std::vector<Batch>{demo} : std::vector<Batch>{});
+    return std::make_pair(h, policy);
+  };
+  const auto [h0, p0] = run(0.0);
+  CHECK((p0.parameters().flat() - sft.parameters().flat()).abs().maxCoeff() == 0.0);  // nothing to learn
+  CHECK(std::isnan(h0.steps.back().ptx_loss));
+  CHECK(h0.to_json()["steps"][0]["ptx_loss"].is_null());
+  const auto [h1, p1] = run(1.0);
+  INFO("demonstrations' loss " << h1.steps.front().ptx_loss << " -> " << h1.steps.back().ptx_loss);
+  CHECK(h1.steps.back().ptx_loss < 0.5 * h1.steps.front().ptx_loss);
+  // The first step's first update saw the SFT model itself: its loss is the demonstrations' loss.
+  GPT<float> fresh = sft;
+  LossOptions masked;
+  masked.masked = true;
+  GPTActivations<float> a;
+  Parameters<float> g(sft.config());
+  const double ce = loss_and_backward(static_cast<const GPT<float>&>(fresh), a, g, demo.view(), masked);
+  CHECK(h1.steps.front().ptx_loss < ce);  // the mean over the step's updates, each after the last
+  CHECK(h1.steps.front().ptx_loss > 0.5 * ce);
+
+  GPT<float> policy = sft;
+  PPOOptions p = o;
+  p.ptx_coef = 1.0;
+  PPOTrainer<float> t(policy, sft, flat, {}, prompts, p);
+  CHECK_THROWS_WITH(t.step(), Catch::Contains("no demonstrations were mixed in"));
+  Batch wrong = demo;
+  wrong.inputs.pop_back();
+  CHECK_THROWS_WITH(t.mix_in({wrong}), Catch::Contains("demonstration batch 0"));
+  Batch big = demo;
+  big.inputs[0] = 99;
+  CHECK_THROWS_WITH(t.mix_in({big}), Catch::Contains("token id 99"));
+  p.ptx_coef = -1;
+  CHECK_THROWS_WITH((PPOTrainer<float>(policy, sft, flat, {}, prompts, p)), Catch::Contains("ptx_coef"));
 }
 
 TEST_CASE("PPO bad input: clear errors", "[ppo_trainer][bad_input]") {

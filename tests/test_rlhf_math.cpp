@@ -189,6 +189,66 @@ TEST_CASE("GAE equals the direct sum of discounted TD errors, for responses of d
   CHECK(mc.returns(0, 0) == Approx(rewards.row(0).head(5).sum()));
 }
 
+TEST_CASE("Leave-one-out advantages (RLOO): the header's example, and a direct loop over the other answers", "[rlhf][ppo]") {
+  // The header's example: K = 2, scores [1 -3 0 0], beta 0.
+  const std::vector<Index> L1{1, 2, 1, 3};
+  const Matrix<double> no_kl = Matrix<double>::Zero(4, 3);
+  const Advantages<double> raw = leave_one_out_advantages(rm::row({1, -3, 0, 0}), no_kl, L1, 0.0, 2, false);
+  CHECK(raw.advantages(0, 0) == 4.0);
+  CHECK(raw.advantages(1, 0) == -4.0);
+  CHECK(raw.advantages(1, 1) == -4.0);  // the answer's advantage at every one of its tokens
+  CHECK(raw.advantages(1, 2) == 0.0);   // padding
+  CHECK(raw.advantages.row(2).cwiseAbs().maxCoeff() == 0.0);  // a prompt whose answers tie teaches nothing
+  CHECK(raw.returns(1, 1) == -3.0);
+  const Advantages<double> w = leave_one_out_advantages(rm::row({1, -3, 0, 0}), no_kl, L1, 0.0, 2);
+  CHECK(w.advantages(0, 0) == Approx(1.2247).margin(1e-4));
+  CHECK(w.advantages(1, 1) == Approx(-1.2247).margin(1e-4));
+
+  // Random scores and per-token KL, K = 3, beta 0.1, against a loop over j != b.
+  Rng rng(5);
+  const Index K = 3, B = 9, T = 4;
+  std::vector<Index> L;
+  for (Index b = 0; b < B; ++b) L.push_back(1 + static_cast<Index>(rng.below(T)));
+  Matrix<double> kl = Matrix<double>::Zero(B, T);
+  RowVector<double> scores(B);
+  for (Index b = 0; b < B; ++b) {
+    scores(b) = rng.normal();
+    for (Index t = 0; t < L[static_cast<std::size_t>(b)]; ++t) kl(b, t) = rng.normal();
+  }
+  const double beta = 0.1;
+  const Advantages<double> got = leave_one_out_advantages(scores, kl, L, beta, K, false);
+  auto reward = [&](Index b) {
+    double r = scores(b);
+    for (Index t = 0; t < L[static_cast<std::size_t>(b)]; ++t) r -= beta * kl(b, t);
+    return r;
+  };
+  for (Index b = 0; b < B; ++b) {
+    double others = 0;
+    for (Index j = (b / K) * K; j < (b / K) * K + K; ++j)
+      if (j != b) others += reward(j);
+    const double expected = reward(b) - others / static_cast<double>(K - 1);
+    for (Index t = 0; t < T; ++t) {
+      const bool in = t < L[static_cast<std::size_t>(b)];
+      CHECK(got.advantages(b, t) == Approx(in ? expected : 0.0).margin(1e-12));
+      CHECK(got.returns(b, t) == Approx(in ? reward(b) : 0.0).margin(1e-12));
+    }
+  }
+  // Each group's advantages sum to 0; whitened over the batch: mean 0, unbiased variance 1.
+  for (Index g = 0; g < B; g += K) CHECK(got.advantages.col(0).segment(g, K).sum() == Approx(0).margin(1e-12));
+  const Advantages<double> white = leave_one_out_advantages(scores, kl, L, beta, K);
+  const RowVector<double> first = white.advantages.col(0).transpose();
+  CHECK(first.mean() == Approx(0).margin(1e-12));
+  CHECK((first.array() - first.mean()).square().sum() / (B - 1) == Approx(1).epsilon(1e-7));
+
+  CHECK_THROWS_WITH(leave_one_out_advantages(scores, kl, L, beta, 2), Catch::Contains("groups of K = 2"));
+  CHECK_THROWS_WITH(leave_one_out_advantages(scores, kl, L, beta, 1), Catch::Contains("K >= 2"));
+  CHECK_THROWS_WITH(leave_one_out_advantages(rm::row({1, 2}), kl, L, beta, K), Catch::Contains("2 scores for B = 9"));
+  PPOConfig c;
+  c.advantage = AdvantageEstimator::leave_one_out;
+  c.samples_per_prompt = 1;
+  CHECK_THROWS_WITH(c.validate(), Catch::Contains("samples_per_prompt must be >= 2"));
+}
+
 TEST_CASE("Whitening: mean 0 and variance 1 over the mask with padding left at 0", "[rlhf][ppo]") {
   Rng rng(13);
   const std::vector<Index> L{6, 2, 4};

@@ -155,3 +155,40 @@ TEST_CASE("The adaptive KL controller follows TRL's AdaptiveKLController step fo
     CHECK(c.value() == Approx(a["values"][i].get<double>()).epsilon(1e-15));
   }
 }
+
+TEST_CASE("Leave-one-out advantages equal TRL's RLOO (its rows reordered into groups)", "[rlhf][ppo][reference]") {
+  const auto& in = rr::reference()["inputs"];
+  const auto& want = rr::reference()["rloo"];
+  const Index K = want["rloo_k"];
+  const Matrix<double> logp = rr::matrix(in["logprobs"]), ref = rr::matrix(in["ref_logprobs"]);
+  const RowVector<double> scores = rr::vec(in["scores"]);
+  const std::vector<Index> L = rr::lengths();
+  const Index B = scores.size(), n = B / K;
+  // TRL repeats the prompts K times (row k·n + p answers prompt p); here a prompt's K answers
+  // are K rows in a row: row p·K + k is TRL's row k·n + p.
+  std::vector<Index> trl_row(static_cast<std::size_t>(B)), L_here(static_cast<std::size_t>(B));
+  RowVector<double> s_here(B);
+  Matrix<double> lp_here(B, logp.cols()), ref_here(B, logp.cols());
+  for (Index p = 0; p < n; ++p)
+    for (Index k = 0; k < K; ++k) {
+      const Index here = p * K + k, there = k * n + p;
+      trl_row[static_cast<std::size_t>(here)] = there;
+      L_here[static_cast<std::size_t>(here)] = L[static_cast<std::size_t>(there)];
+      s_here(here) = scores(there);
+      lp_here.row(here) = logp.row(there);
+      ref_here.row(here) = ref.row(there);
+    }
+  const Matrix<double> kl = kl_estimate(lp_here, ref_here, L_here);
+  const double beta = rr::reference()["config"]["kl_coef"];
+  const Advantages<double> raw = leave_one_out_advantages(s_here, kl, L_here, beta, K, false);
+  const Advantages<double> norm = leave_one_out_advantages(s_here, kl, L_here, beta, K, true);
+  for (Index b = 0; b < B; ++b) {
+    const auto t = static_cast<std::size_t>(trl_row[static_cast<std::size_t>(b)]);
+    INFO("row " << b << " (TRL's row " << t << ")");
+    for (Index i = 0; i < L_here[static_cast<std::size_t>(b)]; ++i) {
+      CHECK(raw.advantages(b, i) == Approx(want["advantages"][t].get<double>()).epsilon(1e-13));
+      CHECK(raw.returns(b, i) == Approx(want["rlhf_reward"][t].get<double>()).epsilon(1e-13));
+      CHECK(norm.advantages(b, i) == Approx(want["normalized"][t].get<double>()).epsilon(1e-13));
+    }
+  }
+}

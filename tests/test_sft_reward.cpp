@@ -8,6 +8,7 @@
 #include "common.hpp"
 #include <minigpt/char_tokenizer.hpp>
 #include <minigpt/checkpoint.hpp>
+#include <minigpt/confidence.hpp>
 #include <minigpt/reward_model.hpp>
 #include <minigpt/sft.hpp>
 
@@ -193,6 +194,32 @@ TEST_CASE("reward model: comparisons grouped by prompt, each answer scored once"
   CHECK(g[0].pairs == std::vector<std::pair<Index, Index>>{{0, 1}, {0, 2}, {2, 1}});
   CHECK(g[1].pairs.size() == 1);
   CHECK_THROWS_AS(encode_preferences(tok, rows, 6), ArgumentError);  // "Q:a? x\n" is 7 tokens
+}
+
+TEST_CASE("reward model yardstick: the language model's own likelihood orders pairs as completion_confidence does", "[reward]") {
+  const CharTokenizer tok = CharTokenizer::from_text("Q:abc?\n IDK.xyz");
+  GPT<double> model(GPTConfig::make(1, 2, 8, 16, tok.vocab_size()));
+  Rng rng(3);
+  model.init_weights(rng);
+  model.parameters().flat() *= 20.0;  // far from uniform: the answers' likelihoods differ
+  const std::vector<PreferencePair> rows = {{"Q:a?", " x\n", " y\n"},   {"Q:a?", " y\n", " IDK.\n"},
+                                            {"Q:a?", " x\n", " IDK.\n"}, {"Q:b?", " z\n", " x\n"},
+                                            {"Q:c?", " IDK.\n", " z\n"}, {"Q:c?", " y\n", " z\n"},
+                                            {"Q:b?", " IDK.\n", " y\n"}, {"Q:c?", " x\n", " IDK.\n"}};
+  // Independently: log P(answer | prompt) of each answer from completion_confidence.
+  GPTActivations<double> a;
+  Index right = 0;
+  for (const PreferencePair& r : rows) {
+    const double c = completion_confidence(model, a, tok.encode(r.prompt), tok.encode(r.chosen)).log_prob;
+    const double j = completion_confidence(model, a, tok.encode(r.prompt), tok.encode(r.rejected)).log_prob;
+    right += c > j;
+  }
+  INFO(right << " of 8 pairs ordered by the likelihood");
+  CHECK(right > 0);
+  CHECK(right < 8);  // both outcomes present: the test can tell a wrong comparison
+  CHECK(likelihood_pairwise_accuracy(model, encode_preferences(tok, rows, 16)) == Approx(right / 8.0));
+  CHECK_THROWS_WITH(likelihood_pairwise_accuracy(model, encode_preferences(tok, {{"Q:abc?abc?abc?", " IDK.\n", " x\n"}}, 32)),
+                    Catch::Contains("past the block size 16"));
 }
 
 TEST_CASE("reward model: saved as GPT2ForSequenceClassification, loaded back with the same scores", "[reward]") {

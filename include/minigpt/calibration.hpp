@@ -163,7 +163,8 @@ inline chart::Figure reliability_diagram(const std::vector<Calibration>& cals, c
   f.subtitle = "accuracy of the answers in each confidence bin; a calibrated model follows the diagonal";
   f.x = {"confidence (the answer's probability)"};
   f.y = {"accuracy (share right)"};
-  f.x.min = 0, f.x.max = 1, f.y.min = 0, f.y.max = 1.1;
+  // Room above accuracy 1 for the legend, a row a model: its box never hides a bar.
+  f.x.min = 0, f.x.max = 1, f.y.min = 0, f.y.max = 1.1 + 0.25 * static_cast<double>(std::max<std::size_t>(cals.size(), 2) - 2);
   f.series.push_back({"calibrated: accuracy = confidence", {0.0, 1.0}, {0.0, 1.0}, chart::Mark::line, "#888888", 1.5});
   f.series.back().dashed = true;
   const double m = static_cast<double>(cals.size());
@@ -252,6 +253,28 @@ inline nlohmann::ordered_json to_json(const GroupOutcomes& o) {
   j["arithmetic"] = to_json(o.arithmetic);
   j["all"] = to_json(o.all);
   return j;
+}
+
+// The outcomes as a text table, a row per group and "all", with the t-score of each row:
+//   base model (cloze)
+//     group                  n     right    wrong      IDK      off  t=0.75
+//     mentioned never       90      7.8%    92.2%     0.0%     0.0%  -2.689
+//     ...
+inline std::string outcome_table(const std::string& title, const GroupOutcomes& o, double t = 0.75) {
+  char line[160];
+  std::string out = title + "\n";
+  std::snprintf(line, sizeof line, "  %-18s %5s  %8s %8s %8s %8s  t=%-4g\n", "group", "n", "right", "wrong", "IDK", "off", t);
+  out += line;
+  auto row = [&](const std::string& label, const GradeCounts& g) {
+    std::snprintf(line, sizeof line, "  %-18s %5lld  %7.1f%% %7.1f%% %7.1f%% %7.1f%%  %+6.3f\n", label.c_str(),
+                  static_cast<long long>(g.total), 100 * g.accuracy(), 100 * g.error(), 100 * g.idk(),
+                  100 * g.off_format(), g.target_score(t));
+    out += line;
+  };
+  for (std::size_t g = 0; g < 4; ++g) row(std::string("mentioned ") + mention_groups()[g].name, o.group[g]);
+  row("arithmetic", o.arithmetic);
+  row("all", o.all);
+  return out;
 }
 
 // The singleton rate of a pre-training text, from how often it mentions each person.

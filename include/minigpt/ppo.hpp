@@ -27,6 +27,9 @@
 //                 vf = ½ · mean over tokens of max((V_new − R)², (V_clip − R)²)
 //   loss          pg + c_v · vf
 //   clip fraction the share of tokens where the clipped term is the larger (TRL: pg_clipfrac)
+//   or, without a value head (config.advantage = leave_one_out: RLOO, below): K answers to
+//                 each prompt, R = score − β·Σ_t kl, A = R − the mean R of the other K − 1,
+//                 at every token of the answer; no value loss
 //   KL control    fixed β, or Ziegler et al.'s adaptive β:
 //                 β ← β · (1 + clip(KL/KL_target − 1, −0.2, 0.2) · n / horizon)
 //
@@ -63,6 +66,13 @@
 
 namespace minigpt {
 
+// How each answer token's advantage is estimated.
+enum class AdvantageEstimator {
+  gae,            // PPO's: a value head V and GAE(γ, λ) over the answer's tokens (the default)
+  leave_one_out,  // RLOO's: K answers to each prompt; an answer's advantage is its reward
+                  // minus the mean reward of the other K − 1 (no value head)
+};
+
 enum class KLEstimator {
   k1,  // logπ − logπ_ref: unbiased, can be negative per token
   k3,  // (e^ρ − 1) − ρ with ρ = logπ_ref − logπ: unbiased, never negative, lower variance
@@ -85,6 +95,12 @@ struct PPOConfig {
   bool adaptive_kl = false;       // Ziegler et al.'s controller instead of a fixed β
   double kl_target = 6.0;         // the adaptive controller's target KL (nats per answer)
   double kl_horizon = 10000.0;    // ... and horizon (in samples)
+  // The baseline: a value head and GAE (PPO, the default), or the other answers to the same
+  // prompt (RLOO: samples_per_prompt answers to each prompt; TRL's RLOOConfig rloo_k, 2 there).
+  AdvantageEstimator advantage = AdvantageEstimator::gae;
+  Index samples_per_prompt = 4;   // K of leave_one_out (ignored by gae)
+  bool whiten_advantages = true;  // leave_one_out: whiten the answers' advantages over the batch
+                                  // (TRL's RLOO normalize_advantage); gae always whitens
 
   void validate() const {
     auto bad = [](const std::string& what) { throw ArgumentError("PPO config: " + what); };
@@ -97,6 +113,8 @@ struct PPOConfig {
     if (num_ppo_epochs < 1) bad("num_ppo_epochs must be >= 1");
     if (!(kl_target > 0) || !std::isfinite(kl_target)) bad("kl_target must be > 0");
     if (!(kl_horizon > 0) || !std::isfinite(kl_horizon)) bad("kl_horizon must be > 0");
+    if (advantage == AdvantageEstimator::leave_one_out && samples_per_prompt < 2)
+      bad("samples_per_prompt must be >= 2 for leave-one-out advantages (the others are the baseline)");
   }
 };
 
@@ -363,6 +381,59 @@ Advantages<S> compute_advantages(const Matrix<S>& rewards, const Matrix<S>& valu
   const Matrix<S> mask = response_mask<S>(lengths, rewards.cols());
   const Matrix<S> whitened = (masked_whiten(rewards, mask, false).array() * mask.array()).matrix();
   return gae_advantages(whitened, values, lengths, static_cast<S>(config.gamma), static_cast<S>(config.lam));
+}
+
+// ---- advantages without a value head: the leave-one-out baseline (RLOO) ----
+//
+// Ahmadian et al. 2024, "Back to Basics: Revisiting REINFORCE Style Optimization for Learning
+// from Human Feedback in LLMs", as TRL's RLOOTrainer: the batch holds K answers to each prompt,
+// in groups of K consecutive rows (rows g·K .. g·K + K − 1 answer one prompt); the whole answer
+// is one action with one reward, and the other answers to its prompt are its baseline:
+//   R[b] = score[b] − β · Σ_t kl[b,t]                     (the answer's KL-penalised reward)
+//   A[b] = R[b] − (Σ_{j in b's group, j ≠ b} R[j]) / (K − 1)
+//   optionally normalised over the batch's B answers, A ← (A − mean) / (std + 1e-8) with the
+//   unbiased std (TRL's normalize_advantage), then
+//   A[b,t] = A[b] at every token of answer b (the per-token clipped surrogate below, as GRPO
+//   uses; TRL's RLOO clips one ratio per answer instead)
+// A prompt whose K answers earn the same reward teaches nothing (all A = 0 before whitening);
+// one where the model is mostly wrong but sometimes says "I don't know" pushes the refusal up
+// on that prompt's own evidence: the baseline is the prompt's, not a value head's guess shared
+// across prompts (the weights are shared all the same, so what is learned on one prompt
+// still carries to others).
+// returns[b,t] = R[b] at every token (no value head learns from them). (B, T) each, 0 at padding.
+//
+// Example: K = 2, scores [1 −3 0 0], β = 0 -> R = [1 −3 0 0], A = [4 −4 0 0];
+//          whitened (mean 0, sd √(32/3) = 3.266): [1.2247 −1.2247 0 0].
+template <typename S>
+Advantages<S> leave_one_out_advantages(const RowVector<S>& scores, const Matrix<S>& kl, const std::vector<Index>& lengths,
+                                       S kl_coef, Index k, bool whiten = true) {
+  detail::check_responses<S>("leave_one_out_advantages", lengths, {&kl});
+  const Index B = kl.rows(), T = kl.cols();
+  if (scores.size() != B)
+    throw ArgumentError("leave_one_out_advantages: " + std::to_string(scores.size()) + " scores for B = " +
+                        std::to_string(B) + " answers");
+  if (k < 2 || B % k != 0)
+    throw ArgumentError("leave_one_out_advantages: B = " + std::to_string(B) + " answers do not split into groups of K = " +
+                        std::to_string(k) + " (K >= 2)");
+  const RowVector<S> R = scores - kl_coef * sequence_kl(kl, lengths);  // (B)
+  RowVector<S> A(B);
+  for (Index g = 0; g < B; g += k) {
+    const S sum = R.segment(g, k).sum();
+    for (Index b = g; b < g + k; ++b) A(b) = R(b) - (sum - R(b)) / static_cast<S>(k - 1);
+  }
+  if (whiten) {
+    if (B < 2) throw ArgumentError("leave_one_out_advantages: whitening needs at least 2 answers");
+    const S mean = A.mean();
+    const S sd = std::sqrt((A.array() - mean).square().sum() / static_cast<S>(B - 1));
+    A = ((A.array() - mean) / (sd + S(1e-8))).matrix();
+  }
+  Advantages<S> out{Matrix<S>::Zero(B, T), Matrix<S>::Zero(B, T)};
+  for (Index b = 0; b < B; ++b) {
+    const Index L = lengths[static_cast<std::size_t>(b)];
+    out.advantages.row(b).head(L).setConstant(A(b));
+    out.returns.row(b).head(L).setConstant(R(b));
+  }
+  return out;
 }
 
 // ---- the clipped surrogate (TRL: pg_losses, pg_losses2, pg_loss, pg_clipfrac) ----

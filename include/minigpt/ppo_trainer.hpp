@@ -13,11 +13,22 @@
 //                 V_old[b,t] of every answer token, and the reference's logπ_ref[b,t];
 //   4. rewards    r[b,t] = −β·(logπ_old − logπ_ref)[b,t] + score[b]·[t = last]   (ppo.hpp)
 //   5. advantages GAE(γ, λ) over each answer, whitened over the batch; returns R = A + V_old
+//                 (or, with config.advantage = leave_one_out, RLOO: step 1 samples K answers
+//                 to each of B/K prompts, and an answer's advantage is its reward minus the
+//                 mean of the other K − 1 answers' to the same prompt; no value head, ppo.hpp)
 //   6. updates    num_ppo_epochs passes over the rollouts in shuffled minibatches; each
 //                 minibatch: a training forward, loss = pg + c_v·vf (the clipped surrogate
 //                 and the clipped value loss of ppo.hpp), one backward through the model,
 //                 the gradient clipped to max_grad_norm, one AdamW step
 //   7. β          the KL controller sees the batch's mean KL per answer (fixed or adaptive)
+//
+// PPO-ptx (InstructGPT, Ouyang et al. 2022, eq. 2: "+ γ E_{x∼D_pretrain}[log π(x)]"): with
+// options.ptx_coef = γ > 0 and demonstration batches given (mix_in), each minibatch update
+// also adds γ times the next-token loss of one demonstration batch (inputs and targets, the
+// targets of prompt tokens masked, as sft_batch makes them), so the policy keeps doing what
+// the demonstrations showed while PPO moves it: InstructGPT mixes in pre-training text to stop
+// regressions on public tasks; here the SFT demonstrations keep the answers PPO would
+// otherwise unlearn. loss = pg + c_v·vf + γ·CE(demonstrations).
 //
 // The value head (ValueHead below) is one linear map from the policy's final hidden state to
 // a number, V = h · w + b, and it SHARES THE TRUNK: it reads the policy's own hidden states
@@ -43,6 +54,7 @@
 #pragma once
 
 #include "adamw.hpp"
+#include "data_loader.hpp"
 #include "error.hpp"
 #include "gpt.hpp"
 #include "kv_cache.hpp"
@@ -51,6 +63,7 @@
 #include "ppo.hpp"
 #include "random.hpp"
 #include "sampling.hpp"
+#include "training.hpp"
 #include "tensor.hpp"
 #include "token_id.hpp"
 
@@ -224,6 +237,8 @@ struct PPOLossResult {
 //   d logπ (B, T)  = policy_loss_backward               -> dlogits (token_log_probs_backward)
 //   d V (B, T)     = value_loss_backward · c_v          -> dhidden = dV · w (ValueHead::backward)
 //   GPT::backward(dlogits, dhidden)
+// With config.advantage = leave_one_out there is no value head: loss = pg, and the head is
+// neither read nor given a gradient.
 template <typename S>
 PPOLossResult<S> ppo_loss_and_backward(const GPT<S>& policy, GPTActivations<S>& a, const ValueHead<S>& head,
                                        const ResponseBatch& batch, const PPOTargets<S>& targets,
@@ -232,11 +247,13 @@ PPOLossResult<S> ppo_loss_and_backward(const GPT<S>& policy, GPTActivations<S>& 
   if ((grads == nullptr) != (head_grads == nullptr))
     throw ArgumentError("ppo_loss_and_backward: give both gradient buffers (policy and value head) or neither");
   const bool backward = grads != nullptr;
-  const ResponseNumbers<S> now = response_numbers(policy, a, batch, &head, backward);
+  const bool with_value = config.advantage == AdvantageEstimator::gae;  // RLOO has no value head
+  const ResponseNumbers<S> now = response_numbers(policy, a, batch, with_value ? &head : nullptr, backward);
   const S eps = static_cast<S>(config.cliprange), eps_v = static_cast<S>(config.cliprange_value);
   const S c_v = static_cast<S>(config.vf_coef);
   const PolicyLoss<S> pg = policy_loss(now.logprobs, targets.old_logprobs, targets.advantages, batch.lengths, eps);
-  const ValueLoss<S> vf = value_loss(now.values, targets.old_values, targets.returns, batch.lengths, eps_v);
+  const ValueLoss<S> vf =
+      with_value ? value_loss(now.values, targets.old_values, targets.returns, batch.lengths, eps_v) : ValueLoss<S>{};
   PPOLossResult<S> r;
   r.pg_loss = pg.loss;
   r.vf_loss = vf.loss;
@@ -253,6 +270,10 @@ PPOLossResult<S> ppo_loss_and_backward(const GPT<S>& policy, GPTActivations<S>& 
   const Index N = batch.B * batch.Tseq;
   a.dlogits.resize(N, policy.config().vocab_size);
   token_log_probs_backward<S>(a.dlogits, dlp.data(), a.logits.matrix(), batch.next.data());
+  if (!with_value) {
+    policy.backward(a, *grads, a.dlogits);
+    return r;
+  }
   // d V -> per position -> dhidden
   value_loss_backward(d_values, now.values, targets.old_values, targets.returns, batch.lengths, eps_v, c_v);
   const Matrix<S> dv = scatter_response(d_values, batch.prompt_lengths, batch.lengths, batch.Tseq);  // (B, Tseq)
@@ -340,6 +361,8 @@ struct PPOOptions {
   AdamWOptions adamw;               // β1 0.9, β2 0.999, eps 1e-8, no weight decay
   double max_grad_norm = 1.0;       // clip the whole gradient (policy and head) to this length (0: off)
   double missing_eos_penalty = 0;   // TRL's: subtracted from the score of an answer that never ended
+  double ptx_coef = 0;              // InstructGPT's γ of PPO-ptx: the demonstrations' loss weight
+                                    // in each update (0: off; > 0 needs PPOTrainer::mix_in)
   std::uint64_t seed = 1234;        // prompts' order and every sampled token
 
   void validate(const GPTConfig& model) const {
@@ -350,6 +373,9 @@ struct PPOOptions {
     if (mini_batch_size < 1 || batch_size % mini_batch_size != 0)
       bad("mini_batch_size (" + std::to_string(mini_batch_size) + ") must divide batch_size (" +
           std::to_string(batch_size) + ")");
+    if (config.advantage == AdvantageEstimator::leave_one_out && batch_size % config.samples_per_prompt != 0)
+      bad("batch_size (" + std::to_string(batch_size) + ") must be a multiple of samples_per_prompt (" +
+          std::to_string(config.samples_per_prompt) + ") for leave-one-out advantages");
     if (max_new_tokens < 1) bad("max_new_tokens must be >= 1");
     if (max_new_tokens >= model.n_positions)
       bad("max_new_tokens (" + std::to_string(max_new_tokens) + ") leaves no room for a prompt in the block size of " +
@@ -361,6 +387,7 @@ struct PPOOptions {
     adamw.validate();
     if (!(max_grad_norm >= 0) || !std::isfinite(max_grad_norm)) bad("max_grad_norm must be >= 0");
     if (!std::isfinite(missing_eos_penalty)) bad("missing_eos_penalty must be finite");
+    if (!(ptx_coef >= 0) || !std::isfinite(ptx_coef)) bad("ptx_coef must be a finite number >= 0");
   }
 };
 
@@ -381,6 +408,7 @@ struct PPOStepStats {
   double clipfrac = 0;         // share of tokens where the ratio was clipped       [policy/clipfrac_avg]
   double value_clipfrac = 0;   //                                                   [val/clipfrac_avg]
   double approxkl = 0;         // ½ mean (logπ_new − logπ_old)²: how far each update went [policy/approxkl_avg]
+  double ptx_loss = std::numeric_limits<double>::quiet_NaN();  // PPO-ptx: the demonstrations' loss; NaN when off
   double seconds = 0;          // wall time of the step
 };
 
@@ -401,6 +429,7 @@ void for_each_ppo_stat(F&& visit) {
   visit("clipfrac", [](const PPOStepStats& s) { return s.clipfrac; });
   visit("value_clipfrac", [](const PPOStepStats& s) { return s.value_clipfrac; });
   visit("approxkl", [](const PPOStepStats& s) { return s.approxkl; });
+  visit("ptx_loss", [](const PPOStepStats& s) { return s.ptx_loss; });
   visit("seconds", [](const PPOStepStats& s) { return s.seconds; });
 }
 
@@ -480,12 +509,36 @@ class PPOTrainer {
   double kl_coef() const { return kl_.value(); }
   Index step_count() const { return static_cast<Index>(history_.steps.size()); }
   bool done() const { return step_count() >= options_.steps; }
+  // PPO-ptx's demonstrations: batches (B, T) of inputs and targets, prompt targets ignore_index
+  // (sft_batch), used in turn, one per minibatch update, weighted by options().ptx_coef.
+  void mix_in(std::vector<Batch> demonstrations) {
+    for (std::size_t i = 0; i < demonstrations.size(); ++i) {
+      const Batch& b = demonstrations[i];
+      if (b.B < 1 || b.T < 1 || b.T > policy_.config().n_positions ||
+          b.inputs.size() != static_cast<std::size_t>(b.B * b.T) || b.targets.size() != b.inputs.size())
+        throw ArgumentError("PPOTrainer::mix_in: demonstration batch " + std::to_string(i) +
+                            " is not (B, T) inputs and targets within the block size");
+      check_token_ids(b.inputs, policy_.config().vocab_size, "PPOTrainer::mix_in: batch " + std::to_string(i) + " inputs");
+    }
+    ptx_ = std::move(demonstrations);
+    ptx_cursor_ = 0;
+  }
+
+  // Answers sampled to each prompt of a batch: K for leave-one-out advantages, else 1.
+  Index samples_per_prompt() const {
+    return options_.config.advantage == AdvantageEstimator::leave_one_out ? options_.config.samples_per_prompt : 1;
+  }
 
   // Steps 1 to 5: rollouts for the next batch_size prompts (in a shuffled order, reshuffled
   // after each pass over the prompts), scored, with rewards and advantages.
   PPORollouts<S> rollouts() {
     PPORollouts<S> r;
-    for (Index i = 0; i < options_.batch_size; ++i) r.prompts.push_back(prompts_[next_prompt()]);
+    // the next prompts, each K times in a row for leave-one-out advantages (once for GAE)
+    const Index K = samples_per_prompt();
+    for (Index i = 0; i < options_.batch_size / K; ++i) {
+      const std::size_t p = next_prompt();
+      for (Index k = 0; k < K; ++k) r.prompts.push_back(prompts_[p]);
+    }
     // 1. answers from the full distribution, cut at the stop token
     r.answers = sample_answers(policy_, r.prompts, options_.max_new_tokens, options_.stop_token, rng_);
     r.cut = cut_responses(r.answers, options_.stop_token);
@@ -502,17 +555,21 @@ class PPOTrainer {
     }
     // 3. the old policy's numbers and the reference's
     GPTActivations<S> a;
-    const ResponseNumbers<S> now = response_numbers(policy_, a, r.batch, &head_, false, true);
+    const ResponseNumbers<S> now = response_numbers(policy_, a, r.batch, K == 1 ? &head_ : nullptr, false, true);
     r.logprobs = now.logprobs;
-    r.values = now.values;
+    r.values = K == 1 ? now.values : Matrix<S>::Zero(r.batch.B, r.batch.T);
     r.entropy = now.entropy;
     r.ref_logprobs = response_numbers(reference_, a, r.batch).logprobs;
     // 4. rewards: the score at the last token, −β·KL at every token
     r.kl_coef = kl_.value();
     r.rewards = kl_penalty_rewards(r.scores, r.logprobs, r.ref_logprobs, r.batch.lengths, static_cast<S>(r.kl_coef),
                                    options_.config.kl_estimator);
-    // 5. GAE, whitened
-    r.advantages = compute_advantages(r.rewards.rewards, r.values, r.batch.lengths, options_.config);
+    // 5. GAE, whitened; or each answer against the other answers to its prompt
+    if (K == 1)
+      r.advantages = compute_advantages(r.rewards.rewards, r.values, r.batch.lengths, options_.config);
+    else
+      r.advantages = leave_one_out_advantages(r.scores, r.rewards.kl, r.batch.lengths, static_cast<S>(r.kl_coef), K,
+                                              options_.config.whiten_advantages);
     return r;
   }
 
@@ -543,6 +600,8 @@ class PPOTrainer {
     }
     for (double* x : {&s.policy_loss, &s.value_loss, &s.clipfrac, &s.value_clipfrac, &s.approxkl})
       *x /= static_cast<double>(updates);
+    if (options_.ptx_coef > 0) s.ptx_loss = ptx_sum_ / static_cast<double>(updates);
+    ptx_sum_ = 0;
     // 7. β follows the KL (adaptive), or stays
     kl_.update(s.mean_kl, B);
     s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -607,6 +666,16 @@ class PPOTrainer {
     grads.zero();
     head_grads_.zero();
     const PPOLossResult<S> l = ppo_loss_and_backward(policy_, a, head_, mb, t, options_.config, &grads, &head_grads_);
+    if (options_.ptx_coef > 0) {  // PPO-ptx: + γ · d CE(demonstrations)
+      if (ptx_.empty()) throw ArgumentError("PPO: ptx_coef > 0 but no demonstrations were mixed in (PPOTrainer::mix_in)");
+      const Batch& demo = ptx_[ptx_cursor_++ % ptx_.size()];
+      LossOptions o;
+      o.masked = true;
+      o.scale = options_.ptx_coef;
+      const double ce = loss_and_backward(static_cast<const GPT<S>&>(policy_), a, grads, demo.view(), o);
+      if (!std::isfinite(ce)) throw ArgumentError("PPO step " + std::to_string(step) + ": the demonstrations' loss is not finite");
+      ptx_sum_ += ce;
+    }
     // the length of the whole gradient, policy and head together
     const double head_sq = static_cast<double>(head_grads_.w.squaredNorm() + head_grads_.b * head_grads_.b);
     const double g_policy = grad_norm(grads), norm = std::sqrt(g_policy * g_policy + head_sq);
@@ -649,17 +718,23 @@ class PPOTrainer {
   Rng rng_;
   std::vector<std::size_t> order_;
   std::size_t cursor_ = 0;
+  std::vector<Batch> ptx_;  // PPO-ptx's demonstration batches, used in turn
+  std::size_t ptx_cursor_ = 0;
+  double ptx_sum_ = 0;
   PPOHistory history_;
 };
 
 // The whole PPO stage in one call: trains `policy` in place against the frozen `reference`
 // for options.steps steps and returns every step's statistics. gold may be empty; on_step,
-// when given, hears each step's statistics as soon as it is done (a progress bar).
+// when given, hears each step's statistics as soon as it is done (a progress bar);
+// demonstrations, when given, are PPO-ptx's (mix_in; weighted by options.ptx_coef).
 template <typename S>
 PPOHistory run_ppo(GPT<S>& policy, const GPT<S>& reference, const RewardFunction& reward, const RewardFunction& gold,
                    const std::vector<std::vector<TokenId>>& prompts, const PPOOptions& options,
-                   const std::function<void(const PPOStepStats&)>& on_step = {}) {
+                   const std::function<void(const PPOStepStats&)>& on_step = {},
+                   std::vector<Batch> demonstrations = {}) {
   PPOTrainer<S> trainer(policy, reference, reward, gold, prompts, options);
+  if (!demonstrations.empty()) trainer.mix_in(std::move(demonstrations));
   while (!trainer.done()) {
     const PPOStepStats s = trainer.step();
     if (on_step) on_step(s);

@@ -15,8 +15,10 @@
 //   run_ppo_step           step 4: π starts as the SFT model, π_ref is the SFT model frozen,
 //                          reward(prompt, answer) = RM score of prompt + answer, gold = the
 //                          labeler's grade as a number (gold_score: correct 1, I don't know 0,
-//                          wrong −1, off-format −2, the order the RM learned from); saves
-//                          DIR/ppo and DIR/ppo.svg, returns the policy and its report
+//                          wrong −1, off-format −2, the order the RM learned from), with
+//                          PPO-ptx: the world's SFT demonstrations mixed into every update
+//                          (γ = ptx_coef); saves DIR/ppo and DIR/ppo.svg, returns the policy
+//                          and its report
 //   sft_loss_figure, reward_accuracy_figure, ppo_figure   the charts (chart.hpp)
 //   showcase_questions     a handful of held-out questions, a few from each mention group
 //   read_report, write_report   report.json
@@ -46,6 +48,7 @@
 #include <nlohmann/json.hpp>
 
 #include <array>
+#include <cmath>
 #include <functional>
 #include <map>
 #include <string>
@@ -73,6 +76,10 @@ struct RecipeOptions {
   // rate and β (fixed; TRL's 0.05). A step is about 5 s at these sizes on two idle cores.
   Index ppo_steps = 60, ppo_batch = 32, ppo_mini_batch = 8, ppo_max_new_tokens = 20;
   double ppo_lr = 5e-5, kl_coef = 0.05;
+  // PPO-ptx (InstructGPT's PPO with the pre-training mix; here the SFT demonstrations): γ, the
+  // demonstrations' loss weight in each update. 3 raised the gold score on three worlds where
+  // plain PPO (0) lowered it on two; 1 left it flat on one (docs/recipe.md).
+  double ptx_coef = 3;
   Index eval_every = 25;  // held-out losses and accuracies every so many steps
 
   // A run of seconds for tests: a tiny model, a few steps of each kind.
@@ -104,7 +111,7 @@ struct RecipeOptions {
             {"reward", {{"answers_per_prompt", answers_per_prompt}, {"steps", rm_steps},
                         {"prompts_per_step", rm_prompts_per_step}, {"lr", rm_lr}}},
             {"ppo", {{"steps", ppo_steps}, {"batch", ppo_batch}, {"mini_batch", ppo_mini_batch},
-                     {"max_new_tokens", ppo_max_new_tokens}, {"lr", ppo_lr}, {"kl_coef", kl_coef}}}};
+                     {"max_new_tokens", ppo_max_new_tokens}, {"lr", ppo_lr}, {"kl_coef", kl_coef}, {"ptx_coef", ptx_coef}}}};
   }
 };
 
@@ -217,7 +224,8 @@ inline chart::Figure ppo_figure(const PPOHistory& h) {
   chart::Figure f;
   f.title = "PPO: the reward model's score, the labeler's (gold) score, the KL to the SFT model";
   f.subtitle = std::string("β ") + (h.adaptive_kl ? "adaptive" : "fixed") +
-               (h.steps.empty() ? "" : " at " + std::to_string(h.steps.front().kl_coef).substr(0, 6));
+               (h.steps.empty() ? "" : " at " + std::to_string(h.steps.front().kl_coef).substr(0, 6)) +
+               (!h.steps.empty() && std::isfinite(h.steps.front().ptx_loss) ? "; the SFT demonstrations mixed in (PPO-ptx)" : "");
   f.x = {"PPO step"};
   f.y = {"per answer: score, or nats of KL"};
   std::vector<double> step, score, gold, kl;
@@ -244,7 +252,9 @@ struct PPOStepResult {
 // Step 4. The policy starts as the SFT model and the frozen SFT model is the reference; the
 // prompts are the world's RL questions; reward(prompt, answer) is the reward model's score of
 // prompt + answer (the stop token included when the answer ended), and gold is the labeler's
-// verdict on the same answer (gold_score), reported beside it and never trained on. Saves the
+// verdict on the same answer (gold_score), reported beside it and never trained on. With
+// o.ptx_coef > 0 (the default), the world's SFT demonstrations, in batches of the minibatch
+// size, add γ × their next-token loss to every update (PPO-ptx, ppo_trainer.hpp). Saves the
 // policy to out/ppo (with its tokenizer; the value head is training scaffolding and is not
 // kept) and the chart to out/ppo.svg (numbers in out/ppo.json). on_step hears every step.
 template <typename S>
@@ -270,6 +280,10 @@ PPOStepResult<S> run_ppo_step(const GPT<S>& sft, const RewardModel<S>& reward_mo
   p.stop_token = newline[0];
   p.learning_rate = o.ppo_lr;
   p.seed = o.seed + 3;
+  p.ptx_coef = o.ptx_coef;
+  Rng demo_rng(o.seed + 4);  // PPO-ptx: the SFT demonstrations in a shuffled order
+  std::vector<Batch> demos;
+  if (o.ptx_coef > 0) demos = sft_batches(encode_sft(tok, world.sft_examples(), o.block_size), p.mini_batch_size, demo_rng);
   const RewardFunction reward = [&](const std::vector<TokenId>& prompt, const std::vector<TokenId>& answer) {
     std::vector<TokenId> seq = prompt;
     seq.insert(seq.end(), answer.begin(), answer.end());
@@ -279,7 +293,7 @@ PPOStepResult<S> run_ppo_step(const GPT<S>& sft, const RewardModel<S>& reward_mo
     return gold_score(grade_completion(tok.decode(answer), right_answer.at(prompt)));
   };
   PPOStepResult<S> r{sft, {}};
-  const PPOHistory h = run_ppo(r.policy, sft, reward, gold, prompts, p, on_step);
+  const PPOHistory h = run_ppo(r.policy, sft, reward, gold, prompts, p, on_step, std::move(demos));
   save_model_folder(r.policy, tok, out + "/ppo");
   chart::save(ppo_figure(h), out + "/ppo.svg", out + "/ppo.json");
   // The first and the last steps' means (a few steps each), then every step.
@@ -300,6 +314,7 @@ PPOStepResult<S> run_ppo_step(const GPT<S>& sft, const RewardModel<S>& reward_mo
   r.report["max_new_tokens"] = p.max_new_tokens;
   r.report["kl_coef"] = p.config.kl_coef;
   r.report["adaptive_kl"] = h.adaptive_kl;
+  r.report["ptx_coef"] = p.ptx_coef;
   r.report["first_steps"] = mean_of(0, std::min(window, n));
   r.report["last_steps"] = mean_of(n - std::min(window, n), n);
   r.report["history"] = h.to_json();

@@ -62,6 +62,7 @@
 #include "error.hpp"
 #include "gpt.hpp"
 #include "jsonl.hpp"
+#include "loss.hpp"
 #include "lr_schedule.hpp"
 #include "random.hpp"
 #include "safetensors.hpp"
@@ -532,5 +533,45 @@ class RewardTrainer {
   std::vector<Parameters<S>> grads_;
   std::vector<RowVector<S>> dws_;
 };
+
+// ---- a yardstick: what the language model's own likelihood knows ----
+
+// The share of pairs whose chosen answer the language model itself finds more probable,
+//   log π(prompt + chosen) > log π(prompt + rejected)
+// (sequence log-likelihood, Σ_t log π(id_t | ids before t) from the second token; the prompt
+// is the same in both, so this compares log π(answer | prompt)). A reward model starts from
+// this model; how often its likelihood already orders the labeler's pairs says how much of
+// the labeler's rule ("correct over wrong") the trunk knows, and so what a reward model on
+// top of it could hope to learn. A tie counts as wrong, as in pairwise_accuracy.
+//   Shapes: groups (their sequences, ids) -> one share; a forward pass per group.
+// Example: a model that gives " Busan\n" log-probability −0.5 and " Jeju\n" −3.0 after
+//   "Q: Where does Mina Park live?\nA:" ranks the pair (chosen " Busan\n", rejected " Jeju\n")
+//   right: accuracy 1 for that one pair.
+template <typename S>
+double likelihood_pairwise_accuracy(const GPT<S>& model, const std::vector<PreferenceGroup>& groups) {
+  GPTActivations<S> a;
+  Index right = 0, total = 0;
+  for (const PreferenceGroup& g : groups) {
+    if (g.pairs.empty()) continue;
+    const PaddedSequences p = pad_sequences(g.sequences);
+    if (p.T > model.config().n_positions)
+      throw ArgumentError("likelihood_pairwise_accuracy: a sequence of " + std::to_string(p.T) +
+                          " tokens is past the block size " + std::to_string(model.config().n_positions));
+    std::vector<TokenId> next(p.ids.size(), 0);  // the token after each position (0 past the end)
+    for (Index b = 0; b < p.B; ++b)
+      for (Index t = 0; t + 1 < p.lengths[static_cast<std::size_t>(b)]; ++t)
+        next[static_cast<std::size_t>(b * p.T + t)] = p.ids[static_cast<std::size_t>(b * p.T + t + 1)];
+    const Tensor<S>& logits = model.forward(a, p.ids, p.B, p.T);  // (B, T, V)
+    const std::vector<S> lp = token_log_probs<S>(logits.matrix(), next.data());
+    std::vector<double> seq(static_cast<std::size_t>(p.B), 0.0);
+    for (Index b = 0; b < p.B; ++b)
+      for (Index t = 0; t + 1 < p.lengths[static_cast<std::size_t>(b)]; ++t)
+        seq[static_cast<std::size_t>(b)] += static_cast<double>(lp[static_cast<std::size_t>(b * p.T + t)]);
+    for (const auto& [c, r] : g.pairs) right += seq[static_cast<std::size_t>(c)] > seq[static_cast<std::size_t>(r)];
+    total += static_cast<Index>(g.pairs.size());
+  }
+  if (total == 0) throw ArgumentError("likelihood_pairwise_accuracy: no pairs");
+  return static_cast<double>(right) / static_cast<double>(total);
+}
 
 }  // namespace minigpt

@@ -111,6 +111,22 @@ inline Batch sft_batch(const SFTData& data, const std::vector<Index>& rows, Toke
   return b;
 }
 
+// Every row once, in a shuffled order, batch_size rows a batch (the last may be smaller):
+// PPO-ptx's demonstrations (ppo_trainer.hpp, PPOTrainer::mix_in).
+inline std::vector<Batch> sft_batches(const SFTData& data, Index batch_size, Rng& rng) {
+  if (batch_size < 1) throw ArgumentError("sft_batches: batch_size must be >= 1");
+  std::vector<Index> order(data.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = static_cast<Index>(i);
+  for (std::size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng.below(i)]);
+  std::vector<Batch> out;
+  for (std::size_t i = 0; i < order.size(); i += static_cast<std::size_t>(batch_size)) {
+    const auto end = std::min(order.size(), i + static_cast<std::size_t>(batch_size));
+    out.push_back(sft_batch(data, std::vector<Index>(order.begin() + static_cast<std::ptrdiff_t>(i),
+                                                     order.begin() + static_cast<std::ptrdiff_t>(end))));
+  }
+  return out;
+}
+
 struct SFTOptions {
   Index batch_size = 16;
   Index steps = 300;

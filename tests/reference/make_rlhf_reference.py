@@ -37,6 +37,12 @@ original PPOTrainer, PPOv2 became today's PPOTrainer):
   total            loss = pg_loss + vf_coef * vf_loss
   adaptive kl      AdaptiveKLController.update (trainer/utils.py, v0.11):
                    value *= 1 + clip(current / target - 1, -0.2, 0.2) * n_steps / horizon
+  rloo             RLOOTrainer.train() (v0.11): non_score_reward = (-kl_coef * kl).sum(1),
+                   rlhf_reward = scores + non_score_reward reshaped (rloo_k, -1) (the batch is
+                   the prompts repeated rloo_k times: row k * n + p answers prompt p),
+                   baseline = (rlhf_reward.sum(0) - rlhf_reward) / (rloo_k - 1),
+                   advantages = rlhf_reward - baseline, flattened; normalize_advantage:
+                   (advantages - mean) / (std + 1e-8)
 
 The script checks itself before writing: every autograd gradient against torch.autograd.gradcheck
 (finite differences), and its GAE loop against the direct sum A_t = sum_l (gamma*lam)^l delta_{t+l}.
@@ -312,6 +318,14 @@ def main():
         ctl.update(current, n)
         values.append(ctl.value)
     out["adaptive_kl"] = {"init": 0.2, "target": 6.0, "horizon": 10000.0, "updates": updates, "values": values}
+
+    # RLOO's leave-one-out advantages, rloo_k = 2, on the same scores and k1 KL (TRL's row order)
+    rloo_k = 2
+    rlhf_reward = (x["scores"] + (-KL_COEF * kl1).sum(1)).reshape(rloo_k, -1)
+    baseline = (rlhf_reward.sum(0) - rlhf_reward) / (rloo_k - 1)
+    rloo_adv = (rlhf_reward - baseline).flatten()
+    out["rloo"] = {"rloo_k": rloo_k, "rlhf_reward": tolist(rlhf_reward.flatten()), "advantages": tolist(rloo_adv),
+                   "normalized": tolist((rloo_adv - rloo_adv.mean()) / (rloo_adv.std() + 1e-8))}
 
     os.makedirs(OUT_DIR, exist_ok=True)
     text = json.dumps(out, indent=1) + "\n"
