@@ -360,7 +360,7 @@ TEST_CASE("PPO with leave-one-out advantages: K answers to a prompt in a row, no
                     Catch::Contains("multiple of samples_per_prompt"));
 }
 
-TEST_CASE("PPO-ptx: the demonstrations' loss pulls the policy toward them; without it nothing moves", "[ppo_trainer]") {
+TEST_CASE("PPO-ptx: the demonstrations' loss pulls the policy toward them, and without it nothing moves", "[ppo_trainer]") {
   GPT<float> sft = pt::tiny_model<float>(71);
   Rng rng(72);
   const auto prompts = pt::toy_prompts(16, rng);
