@@ -477,11 +477,6 @@ class FactWorld {
   }
 
  private:
-  template <typename T>
-  static void shuffle(std::vector<T>& v, Rng& rng) {  // Fisher–Yates with our own draws
-    for (std::size_t i = v.size(); i > 1; --i) std::swap(v[i - 1], v[rng.below(i)]);
-  }
-
   // A mention count for the 4+ group: P(m) ∝ 1/m on [often_min, often_max], drawn by
   // inverting the cumulative sum (exact in IEEE arithmetic, so the same on every compiler).
   Index draw_often(Rng& rng) const {

@@ -586,7 +586,7 @@ class PPOTrainer {
     for (Index epoch = 0; epoch < options_.config.num_ppo_epochs; ++epoch) {
       std::vector<Index> order(static_cast<std::size_t>(B));
       std::iota(order.begin(), order.end(), Index(0));
-      shuffle(order);
+      shuffle(order, rng_);
       for (Index m0 = 0; m0 < B; m0 += mb) {
         const std::vector<Index> rows(order.begin() + m0, order.begin() + m0 + mb);
         const PPOLossResult<S> l = update(r, rows, a, s.step);
@@ -614,17 +614,12 @@ class PPOTrainer {
     if (cursor_ == order_.size()) {
       order_.resize(prompts_.size());
       std::iota(order_.begin(), order_.end(), std::size_t(0));
-      shuffle(order_);
+      shuffle(order_, rng_);
       cursor_ = 0;
     }
     return order_[cursor_++];
   }
 
-  // Fisher–Yates with our generator (std::shuffle's algorithm differs between libraries).
-  template <typename T>
-  void shuffle(std::vector<T>& v) {
-    for (std::size_t i = v.size(); i > 1; --i) std::swap(v[i - 1], v[static_cast<std::size_t>(rng_.below(i))]);
-  }
 
   PPOStepStats summarise(const PPORollouts<S>& r) const {
     PPOStepStats s;

@@ -16,6 +16,8 @@
 #include <random>
 #include <sstream>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace minigpt {
 
@@ -77,5 +79,13 @@ class Rng {
   bool has_spare_ = false;
   double spare_ = 0.0;
 };
+
+// Fisher–Yates with our own draws (std::shuffle's algorithm differs between standard
+// libraries, so the same seed would give another order elsewhere).
+// Example: v = [0 1 2], draws below(3) = 0, below(2) = 1 -> swap v[2], v[0]; keep v[1]: [2 1 0].
+template <typename T>
+void shuffle(std::vector<T>& v, Rng& rng) {
+  for (std::size_t i = v.size(); i > 1; --i) std::swap(v[i - 1], v[static_cast<std::size_t>(rng.below(i))]);
+}
 
 }  // namespace minigpt

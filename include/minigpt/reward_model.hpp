@@ -502,7 +502,7 @@ class RewardTrainer {
     if (cursor_ >= order_.size()) {
       order_.resize(groups_.size());
       for (std::size_t i = 0; i < order_.size(); ++i) order_[i] = i;
-      for (std::size_t i = order_.size(); i > 1; --i) std::swap(order_[i - 1], order_[rng_.below(i)]);
+      shuffle(order_, rng_);
       cursor_ = 0;
     }
     return order_[cursor_++];

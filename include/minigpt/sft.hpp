@@ -117,7 +117,7 @@ inline std::vector<Batch> sft_batches(const SFTData& data, Index batch_size, Rng
   if (batch_size < 1) throw ArgumentError("sft_batches: batch_size must be >= 1");
   std::vector<Index> order(data.size());
   for (std::size_t i = 0; i < order.size(); ++i) order[i] = static_cast<Index>(i);
-  for (std::size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng.below(i)]);
+  shuffle(order, rng);
   std::vector<Batch> out;
   for (std::size_t i = 0; i < order.size(); i += static_cast<std::size_t>(batch_size)) {
     const auto end = std::min(order.size(), i + static_cast<std::size_t>(batch_size));
@@ -236,7 +236,7 @@ class SFTTrainer {
       if (cursor_ >= order_.size()) {
         order_.resize(data_.size());
         for (std::size_t i = 0; i < order_.size(); ++i) order_[i] = static_cast<Index>(i);
-        for (std::size_t i = order_.size(); i > 1; --i) std::swap(order_[i - 1], order_[rng_.below(i)]);
+        shuffle(order_, rng_);
         cursor_ = 0;
       }
       out.push_back(order_[cursor_++]);
