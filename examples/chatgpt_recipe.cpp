@@ -108,11 +108,10 @@ int main(int argc, char** argv) {
 
     // ---- step 2: SFT on the demonstrations, prompts masked out of the loss ----
     GPT<float> sft = base;
-    const JsonlLimits limits{&tok, o.block_size};
     if (reuse >= 2) {
       sft = load_model<float>(out + "/sft");
     } else {
-      const SFTData demos = encode_sft(tok, read_sft_jsonl(out + "/data/sft.jsonl", limits), o.block_size);
+      const SFTData demos = encode_sft(tok, read_sft_jsonl(out + "/data/sft.jsonl", {&tok, o.block_size}), o.block_size);
       std::vector<SFTExample> held_out;  // the demonstrator's answers to the held-out questions
       for (const Question& q : world.questions_in(Split::eval)) held_out.push_back({q.prompt, world.demonstration(q)});
       const SFTData eval_demos = encode_sft(tok, held_out, o.block_size);
@@ -147,46 +146,16 @@ int main(int argc, char** argv) {
 
     // ---- step 3: the reward model, from the labeler's rankings of SFT answers ----
     if (reuse < 3) {
-      std::printf("step 3: the labeler ranks %lld answers per prompt\n", static_cast<long long>(o.answers_per_prompt));
-      const Comparisons train = collect_comparisons(sft, tok, world, Split::rl, o.answers_per_prompt, rng);
-      const Comparisons held_out = collect_comparisons(sft, tok, world, Split::eval, o.answers_per_prompt, rng);
-      write_preferences_jsonl(out + "/data/preferences.jsonl", train.pairs);
-      write_preferences_jsonl(out + "/data/preferences_heldout.jsonl", held_out.pairs);
-      const auto pairs = encode_preferences(tok, read_preferences_jsonl(out + "/data/preferences.jsonl", limits), o.block_size);
-      const auto test_pairs =
-          encode_preferences(tok, read_preferences_jsonl(out + "/data/preferences_heldout.jsonl", limits), o.block_size);
-      RewardOptions ro;
-      ro.steps = o.rm_steps;
-      ro.prompts_per_step = o.rm_prompts_per_step;
-      ro.lr = {o.rm_lr, o.rm_lr / 10, std::min<Index>(20, o.rm_steps / 10), o.rm_steps};
-      ro.seed = o.seed + 2;
-      std::printf("step 3: the reward model learns %zu pairs (%zu held out)\n", train.pairs.size(), held_out.pairs.size());
-      RewardTrainer<float> trainer(RewardModel<float>(sft, rng), pairs, ro);
-      std::vector<double> accuracy, eval_steps{0}, eval_accuracy{trainer.evaluate(test_pairs).accuracy};
+      std::printf("step 3: the labeler ranks %lld answers per prompt; the reward model learns its pairs\n",
+                  static_cast<long long>(o.answers_per_prompt));
       ProgressBar bar(std::cerr, o.rm_steps, tty, 50);
-      while (!trainer.done()) {
-        const RewardBatchResult r = trainer.step();
-        accuracy.push_back(r.accuracy);
-        bar.update(trainer.step_count(), r.loss, 0);
-        if (trainer.step_count() % o.eval_every == 0 || trainer.done()) {
-          eval_steps.push_back(static_cast<double>(trainer.step_count()));
-          eval_accuracy.push_back(trainer.evaluate(test_pairs).accuracy);
-        }
-      }
+      report["reward"] = run_reward_step(sft, tok, world, o, out, rng, [&](Index step, double loss) { bar.update(step, loss, 0); });
       bar.finish();
-      const RewardBatchResult final_eval = trainer.evaluate(test_pairs);
-      const double likelihood = likelihood_pairwise_accuracy(sft, test_pairs);  // what the SFT model knows
-      chart::save(reward_accuracy_figure(accuracy, eval_steps, eval_accuracy), out + "/reward_accuracy.svg",
-                  out + "/reward_accuracy.json");
-      report["reward"] = {{"train", train.to_json()},        {"heldout", held_out.to_json()},
-                          {"heldout_accuracy_before", eval_accuracy.front()},
-                          {"heldout_accuracy", final_eval.accuracy}, {"heldout_loss", final_eval.loss},
-                          {"heldout_accuracy_sft_likelihood", likelihood}};
-      std::printf("reward model: held-out pairwise accuracy %.1f%% (%.1f%% before training; the SFT model's own\n"
-                  "  likelihood orders %.1f%% of the pairs as the labeler did)\n",
-                  100 * final_eval.accuracy, 100 * eval_accuracy.front(), 100 * likelihood);
-      save_reward_model(trainer.model(), out + "/reward");
-      tok.save(out + "/reward");
+      const auto& r = report["reward"];
+      std::printf("reward model: %lld training pairs; held-out pairwise accuracy %.1f%% (%.1f%% before training; the\n"
+                  "  SFT model's own likelihood orders %.1f%% of the held-out pairs as the labeler did)\n",
+                  r["train"]["pairs"].get<long long>(), 100 * r["heldout_accuracy"].get<double>(),
+                  100 * r["heldout_accuracy_before"].get<double>(), 100 * r["heldout_accuracy_sft_likelihood"].get<double>());
     }
 
     // ---- step 4: PPO against the reward model, a KL leash to the SFT model ----

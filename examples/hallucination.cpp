@@ -4,13 +4,11 @@
 //
 //   hallucination --recipe DIR --out OUT
 //
-// DIR is what chatgpt_recipe wrote: DIR/data/eval.jsonl (held-out questions with how often the
-// pre-training text mentions each person), DIR/data/world.json (every person's mentions),
-// DIR/base and DIR/sft (model folders). The experiments:
+// DIR is what chatgpt_recipe wrote (data/eval.jsonl: held-out questions, each with how often
+// pre-training mentions its person; data/world.json; the base, sft and reward models):
 //   1. calibration (보정): the base model asked the pre-training way (the cloze "Mina Park lives
-//      in"), the SFT model in the chat format; each answer scored by its own probability (and
-//      the SFT's also by self-consistency over --samples sampled answers); ECE and a
-//      reliability diagram per model;
+//      in"), the SFT model in the chat format; each answer scored by its own probability (the
+//      SFT's also by self-consistency over --samples answers); ECE, reliability diagrams;
 //   2. singletons: per mention group (never, once, 2-3, 4+) the share right, wrong
 //      (hallucinated), "I don't know" and off-format, beside the singleton rate of the text;
 //   3. grading decides behaviour: three PPO policies trained from the SFT model on the "rl"
@@ -20,10 +18,9 @@
 //      outcomes per mention group, and every policy's score under every grader;
 //   4. abstention at inference: the SFT model answers only when its confidence >= tau, else
 //      "I don't know"; the risk-coverage curve, and the tau that maximises the t = 0.75 score.
-// Writes OUT/report.json (every figure), OUT/reliability.svg, OUT/reliability_ppo.svg (the
-// SFT model and each PPO policy), OUT/risk_coverage.svg (each with its numbers as .json),
-// OUT/answers.jsonl (every answer, grade and confidence) and the PPO policies as model folders
-// (OUT/ppo-binary, OUT/ppo-t0.75, OUT/ppo-rm), and prints the tables.
+// Writes OUT/report.json (every figure), reliability.svg, reliability_ppo.svg (after PPO),
+// risk_coverage.svg (numbers beside each as .json), answers.jsonl (every answer, grade and
+// confidence), the PPO policies' model folders (ppo-binary, ppo-t0.75, ppo-rm); prints tables.
 #include <minigpt/minigpt.hpp>
 
 #include <CLI/CLI.hpp>
@@ -38,40 +35,36 @@
 
 using namespace minigpt;
 
-// The outcome tables (calibration.hpp), printed.
-static void print_groups(const std::string& model, const GroupOutcomes& o) { std::fputs(outcome_table(model, o).c_str(), stdout); }
+// The outcome tables (calibration.hpp), with the t-score at the confidence target t.
+static void print_groups(const std::string& model, const GroupOutcomes& g, double t) { std::fputs(outcome_table(model, g, t).c_str(), stdout); }
 
 int main(int argc, char** argv) {
-  // ---- 1. flags ----
+  // ---- 1. flags (their defaults: HallucinationOptions, hallucination.hpp) ----
   CLI::App app{"Measure calibration, singleton errors, graders and abstention on the recipe's models."};
   std::string recipe, out;
-  Index samples = 8, limit = 0;
-  double t = 0.75;
-  std::uint64_t seed = 1234;
-  Index ppo_steps = 40, ppo_batch = 32, rloo_k = 0;
-  double ppo_lr = 3e-5, kl_coef = PPOConfig{}.kl_coef, ptx = 0;
+  HallucinationOptions o;
   app.add_option("--recipe", recipe, "the folder chatgpt_recipe wrote (data/, base/, sft/) (required)");
   app.add_option("--out", out, "folder for report.json, the pictures and answers.jsonl (required)");
-  app.add_option("--samples", samples, "sampled answers per question for self-consistency (0: none; default 8)")
-      ->check(CLI::Range(Index(0), Index(1000)));
-  app.add_option("--limit", limit, "ask only the first N held-out questions (0: all)")->check(CLI::Range(Index(0), Index(1000000)));
-  app.add_option("--target", t, "the confidence target t of experiments 3 and 4 (default 0.75)")
-      ->check(CLI::Range(0.0, 0.99));
-  app.add_option("--seed", seed, "seed of the sampled answers and of PPO (default 1234)");
-  app.add_option("--ppo-steps", ppo_steps, "PPO steps per policy in experiment 3 (0: skip it; default 40)")
-      ->check(CLI::Range(Index(0), Index(100000)));
-  app.add_option("--ppo-batch", ppo_batch, "PPO rollouts per step (below 8, or a multiple of 8; default 32)")
-      ->check(CLI::Range(Index(2), Index(4096)));
-  app.add_option("--ppo-lr", ppo_lr, "PPO's learning rate (default 3e-5)")->check(CLI::Range(1e-7, 1e-1));
-  app.add_option("--rloo", rloo_k, "K answers a prompt, each against the others' mean (RLOO) instead of a value head (0: value head)")
+  app.add_option("--samples", o.samples, "sampled answers per question for self-consistency (0: none)")
+      ->check(CLI::Range(Index(0), Index(1000)))->capture_default_str();
+  app.add_option("--limit", o.limit, "ask only the first N held-out questions (0: all)")->check(CLI::Range(Index(0), Index(1000000)));
+  app.add_option("--target", o.target, "the confidence target t of experiments 3 and 4")
+      ->check(CLI::Range(0.0, 0.99))->capture_default_str();
+  app.add_option("--seed", o.seed, "seed of the sampled answers and of PPO")->capture_default_str();
+  app.add_option("--ppo-steps", o.ppo_steps, "PPO steps per policy in experiment 3 (0: skip it)")
+      ->check(CLI::Range(Index(0), Index(100000)))->capture_default_str();
+  app.add_option("--ppo-batch", o.ppo_batch, "PPO rollouts per step (below 8, or a multiple of 8)")
+      ->check(CLI::Range(Index(2), Index(4096)))->capture_default_str();
+  app.add_option("--ppo-lr", o.ppo_lr, "PPO's learning rate")->check(CLI::Range(1e-7, 1e-1))->capture_default_str();
+  app.add_option("--rloo", o.rloo_k, "K answers a prompt, each against the others' mean (RLOO) instead of a value head (0: value head)")
       ->check(CLI::Range(Index(0), Index(64)));
-  app.add_option("--ptx", ptx, "PPO-ptx: weight of the SFT demonstrations' loss in each PPO update (default 0: off)")
-      ->check(CLI::Range(0.0, 100.0));
-  app.add_option("--kl-coef", kl_coef, "PPO's β, the KL leash to the SFT model (default 0.05)")->check(CLI::Range(0.0, 10.0));
+  app.add_option("--ptx", o.ptx_coef, "PPO-ptx: weight of the SFT demonstrations' loss in each PPO update (0: off)")
+      ->check(CLI::Range(0.0, 100.0))->capture_default_str();
+  app.add_option("--kl-coef", o.kl_coef, "PPO's β, the KL leash to the SFT model")->check(CLI::Range(0.0, 10.0))->capture_default_str();
   try {
     app.parse(argc, argv);
     if (recipe.empty() || out.empty()) throw CLI::ValidationError("--recipe DIR and --out DIR are required");
-    if (ppo_batch > 8 && ppo_batch % 8 != 0) throw CLI::ValidationError("--ppo-batch must be below 8 or a multiple of 8");
+    if (o.ppo_batch > 8 && o.ppo_batch % 8 != 0) throw CLI::ValidationError("--ppo-batch must be below 8 or a multiple of 8");
   } catch (const CLI::CallForHelp&) {
     std::cout << app.help();
     return 0;
@@ -83,143 +76,111 @@ int main(int argc, char** argv) {
   try {
     // ---- 2. the questions, and how often the pre-training text mentions everyone ----
     std::vector<EvalExample> rows = read_eval_jsonl(recipe + "/data/eval.jsonl");
-    if (limit > 0 && static_cast<Index>(rows.size()) > limit) rows.resize(static_cast<std::size_t>(limit));
+    if (o.limit > 0 && static_cast<Index>(rows.size()) > o.limit) rows.resize(static_cast<std::size_t>(o.limit));
+    const double t = o.target;
     const std::vector<Index> mentions = read_world_mentions(recipe + "/data/world.json");  // everyone
     const SingletonStats singletons = singleton_stats(mentions);
 
     // ---- 3. ask both models every question, keeping each answer's grade and confidence ----
     const auto tok = load_tokenizer(recipe + "/sft");  // the base model's is the same
-    auto ask_model = [&](GPT<float>& model, const std::string& name, AskStyle style, Index n_samples) {
-      Rng rng(seed);
+    auto ask = [&](GPT<float>& model, const std::string& name, AskStyle style, Index n_samples) {
+      Rng rng(o.seed);
       ProgressBar bar(std::cerr, static_cast<Index>(rows.size()), isatty(2) != 0, 100);
       std::cerr << "asking the " << name << " model " << rows.size() << " questions\n";
-      AskOptions opt;
-      opt.style = style;
-      opt.samples = n_samples;
-      auto qs = ask_questions(model, *tok, rows, opt, rng, [&](Index i) { bar.update(i + 1); });
+      auto qs = ask_questions(model, *tok, rows, AskOptions{style, n_samples}, rng, [&](Index i) { bar.update(i + 1); });
       bar.finish();
       return qs;
     };
-    auto ask = [&](const std::string& name, AskStyle style, Index n_samples) {
-      GPT<float> model = load_model<float>(recipe + "/" + name);
-      return ask_model(model, name, style, n_samples);
-    };
-    const std::vector<AskedQuestion> base = ask("base", AskStyle::cloze, 0);
-    const std::vector<AskedQuestion> sft = ask("sft", AskStyle::chat, samples);
+    GPT<float> base_model = load_model<float>(recipe + "/base"), sft_model = load_model<float>(recipe + "/sft");
+    const std::vector<AskedQuestion> base = ask(base_model, "base", AskStyle::cloze, 0);
+    const std::vector<AskedQuestion> sft = ask(sft_model, "sft", AskStyle::chat, o.samples);
 
     // ---- 4. experiment 1: calibration of the answers each model committed to ----
     const CommittedAnswers base_c = committed_answers(base), sft_c = committed_answers(sft);
     std::vector<Calibration> cals{calibration(base_c.confidence, base_c.right), calibration(sft_c.confidence, sft_c.right)};
     std::vector<std::string> names{"base (cloze), P(answer)", "SFT (chat), P(answer)"};
-    if (samples > 0) {
+    if (o.samples > 0) {
       const CommittedAnswers sc = committed_answers(sft, true);
       cals.push_back(calibration(sc.confidence, sc.right));
-      names.push_back("SFT, self-consistency (" + std::to_string(samples) + " samples)");
+      names.push_back("SFT, self-consistency (" + std::to_string(o.samples) + " samples)");
     }
     chart::save(reliability_diagram(cals, names, "Is the model's confidence its accuracy?"), out + "/reliability.svg",
                 out + "/reliability.json");
-    std::printf("\nExperiment 1: calibration (15 equal-width bins)\n  %-44s %5s %8s %8s %8s %8s\n", "answers scored by",
-                "n", "acc", "conf", "ECE", "Brier");
-    for (std::size_t i = 0; i < cals.size(); ++i)
-      std::printf("  %-44s %5lld %8.3f %8.3f %8.3f %8.3f\n", names[i].c_str(), static_cast<long long>(cals[i].count),
-                  cals[i].accuracy, cals[i].mean_confidence, cals[i].ece, cals[i].brier);
+    std::printf("\nExperiment 1: calibration (15 equal-width bins)\n%s", calibration_table(names, cals).c_str());
 
     // ---- 5. experiment 2: who gets hallucinated about ----
     const GroupOutcomes base_o = outcomes_by_group(mentions_of(base), grades_of(base));
     const GroupOutcomes sft_o = outcomes_by_group(mentions_of(sft), grades_of(sft));
     std::printf("\nExperiment 2: outcomes by how often pre-training mentioned the person\n");
-    print_groups("base model (cloze)", base_o);
-    print_groups("SFT model (chat)", sft_o);
+    print_groups("base model (cloze)", base_o, t);
+    print_groups("SFT model (chat)", sft_o, t);
     std::printf("  singleton rate n1/N = %lld/%lld = %.2f%%  (share of mentioned people seen once: %.1f%%)\n"
                 "  wrong on people mentioned once: base %.1f%%, SFT %.1f%%\n",
                 static_cast<long long>(singletons.singletons), static_cast<long long>(singletons.mentions),
                 100 * singletons.rate, 100 * singletons.share, 100 * base_o.group[1].error(), 100 * sft_o.group[1].error());
 
     // ---- 6. experiment 4: answer only when sure enough ----
-    const std::vector<CoveragePoint> curve = risk_coverage(confidences_of(sft), grades_of(sft), t);
-    const CoveragePoint best = best_threshold(curve);
-    const GroupOutcomes abstained = outcomes_by_group(mentions_of(sft), abstain_below(confidences_of(sft), grades_of(sft), best.tau));
-    const GroupOutcomes at_t = outcomes_by_group(mentions_of(sft), abstain_below(confidences_of(sft), grades_of(sft), t));
-    chart::save(risk_coverage_figure(curve, t, "SFT model: abstaining below a confidence threshold"),
+    const Abstention a = abstention(confidences_of(sft), grades_of(sft), mentions_of(sft), t);
+    chart::save(risk_coverage_figure(a.curve, t, "SFT model: abstaining below a confidence threshold"),
                 out + "/risk_coverage.svg", out + "/risk_coverage.json");
     std::printf("\nExperiment 4: abstention (score: right 1, wrong -%.0f, IDK 0 at t = %.2f)\n"
                 "  best tau %.3f: coverage %.1f%%, risk %.1f%%, score %+.3f (always answering: %+.3f)\n",
-                t / (1 - t), t, best.tau, 100 * best.coverage, 100 * best.risk, best.score, curve.front().score);
-    print_groups("SFT, abstaining below the best tau", abstained);
-    print_groups("SFT, abstaining below tau = t", at_t);
+                t / (1 - t), t, a.best.tau, 100 * a.best.coverage, 100 * a.best.risk, a.best.score, a.curve.front().score);
+    print_groups("SFT, abstaining below the best tau", a.at_best, t);
+    print_groups("SFT, abstaining below tau = t", a.at_t, t);
 
     // ---- 7. experiment 3: PPO from the SFT model against each grader, on the rl split ----
     nlohmann::ordered_json ppo_report = "skipped: --ppo-steps 0";
-    if (ppo_steps > 0) {
+    if (o.ppo_steps > 0) {
       const std::vector<EvalExample> train = read_world_questions(recipe + "/data/world.json", Split::rl);
       std::vector<std::vector<TokenId>> prompts;
       for (const EvalExample& e : train) prompts.push_back(tok->encode(e.prompt));
-      const GPT<float> sft_model = load_model<float>(recipe + "/sft");
       std::optional<RewardModel<float>> rm;  // the recipe's reward model, when it made one
       if (std::filesystem::is_directory(recipe + "/reward")) rm = load_reward_model<float>(recipe + "/reward");
-      char t_name[32];
-      std::snprintf(t_name, sizeof t_name, "t%g", t);
-      struct Policy { std::string grader; RewardFunction reward; };  // one policy per grader
-      std::vector<Policy> policies{{"binary", grader_reward(*tok, train, binary_score)},
-                                   {t_name, grader_reward(*tok, train, [t](Grade g) { return confidence_target_score(g, t); })}};
-      if (rm) policies.push_back({"rm", reward_model_reward(*rm)});
+      const std::vector<GraderPolicy> policies = grader_policies(*tok, train, o, rm ? &*rm : nullptr);
       const RewardFunction gold = grader_reward(*tok, train, [](Grade g) { return grade_info(g).gold; });
-      PPOOptions po;
-      po.steps = ppo_steps, po.batch_size = ppo_batch, po.mini_batch_size = std::min<Index>(8, ppo_batch);
-      po.learning_rate = ppo_lr, po.config.kl_coef = kl_coef, po.stop_token = newline_token(*tok), po.seed = seed;
-      po.ptx_coef = ptx;
-      std::vector<Batch> demos;  // PPO-ptx (--ptx): the recipe's SFT demonstrations mixed into the updates
-      Rng demo_rng(seed);
-      if (ptx > 0) demos = sft_batches(encode_sft(*tok, read_sft_jsonl(recipe + "/data/sft.jsonl"), sft_model.config().n_positions), 8, demo_rng);
-      if (rloo_k > 0) po.config.advantage = AdvantageEstimator::leave_one_out, po.config.samples_per_prompt = rloo_k;
+      const PPOOptions po = o.ppo(newline_token(*tok));
+      Rng demo_rng(o.seed);  // PPO-ptx (--ptx): the recipe's SFT demonstrations mixed into the updates
+      const std::vector<Batch> demos = o.ptx_coef > 0 ? sft_batches(encode_sft(*tok, read_sft_jsonl(recipe + "/data/sft.jsonl"),
+                                                                     sft_model.config().n_positions), po.mini_batch_size, demo_rng) : std::vector<Batch>{};
       std::printf("\nExperiment 3: PPO from the SFT model, %lld steps of %lld rollouts on the %zu questions of the rl split\n%s",
-                  static_cast<long long>(ppo_steps), static_cast<long long>(ppo_batch), train.size(),
+                  static_cast<long long>(o.ppo_steps), static_cast<long long>(o.ppo_batch), train.size(),
                   rm ? "" : "  no DIR/reward folder: the reward-model policy is skipped\n");
-      ppo_report = {{"steps", ppo_steps}, {"batch", ppo_batch}, {"learning_rate", ppo_lr}, {"kl_coef", po.config.kl_coef},
-                    {"advantage", rloo_k > 0 ? "leave_one_out" : "gae"}, {"samples_per_prompt", rloo_k > 0 ? rloo_k : 1},
-                    {"ptx_coef", ptx},
-                    {"train_questions", train.size()}, {"reward_model", rm ? "DIR/reward" : "skipped: no DIR/reward folder"},
-                    {"policies", nlohmann::ordered_json::array()}, {"scores", nlohmann::ordered_json::array()}};
+      ppo_report = o.ppo_json();
+      ppo_report["train_questions"] = train.size();
+      ppo_report["reward_model"] = rm ? "DIR/reward" : "skipped: no DIR/reward folder";
+      ppo_report["policies"] = nlohmann::ordered_json::array();
       std::vector<std::pair<std::string, std::vector<AskedQuestion>>> asked{{"SFT", sft}};
       std::vector<GroupOutcomes> outcomes;
       std::vector<Calibration> ppo_cals{cals[1]};  // experiment 1 for the policies: SFT's, then each policy's
       std::vector<std::string> ppo_names{names[1]};
-      for (const Policy& p : policies) {
+      for (const GraderPolicy& p : policies) {
         GPT<float> policy = sft_model;
-        ProgressBar bar(std::cerr, ppo_steps, isatty(2) != 0, 10, "mean score");
+        ProgressBar bar(std::cerr, o.ppo_steps, isatty(2) != 0, 10, "mean score");
         std::cerr << "PPO against the " << p.grader << " grader\n";
         const PPOHistory h = run_ppo(policy, sft_model, p.reward, gold, prompts, po,
                                      [&](const PPOStepStats& s) { bar.update(s.step, s.mean_score, 0); }, demos);
         bar.finish();
         save_model(policy, out + "/ppo-" + p.grader);
         tok->save(out + "/ppo-" + p.grader);
-        asked.push_back({"PPO " + p.grader, ask_model(policy, "ppo-" + p.grader, AskStyle::chat, 0)});
+        asked.push_back({"PPO " + p.grader, ask(policy, "ppo-" + p.grader, AskStyle::chat, 0)});
         outcomes.push_back(outcomes_by_group(mentions_of(asked.back().second), grades_of(asked.back().second)));
         const CommittedAnswers c = committed_answers(asked.back().second);
         ppo_cals.push_back(calibration(c.confidence, c.right));
         ppo_names.push_back("PPO " + p.grader + " (chat), P(answer)");
-        print_groups("PPO against the " + p.grader + " grader", outcomes.back());
-        ppo_report["policies"].push_back({{"grader", p.grader}, {"folder", "ppo-" + p.grader},
-                                          {"outcomes", to_json(outcomes.back())},
-                                          {"calibration", to_json(ppo_cals.back())},
-                                          {"history", h.to_json()}});
+        print_groups("PPO against the " + p.grader + " grader", outcomes.back(), t);
+        ppo_report["policies"].push_back({{"grader", p.grader}, {"folder", "ppo-" + p.grader}, {"outcomes", to_json(outcomes.back())},
+                                          {"calibration", to_json(ppo_cals.back())}, {"history", h.to_json()}});
       }
       chart::save(reliability_diagram(ppo_cals, ppo_names, "After PPO: is each policy's confidence its accuracy?"),
                   out + "/reliability_ppo.svg", out + "/reliability_ppo.json");
-      std::printf("Every policy under every grader (mean score a held-out question)\n  %-14s %8s %8s %13s\n", "policy",
-                  "binary", t_name, "reward model");
-      for (const auto& [name, qs] : asked) {
-        const GraderScores s = grader_scores(qs, t, rm ? &*rm : nullptr, *tok);
-        std::printf("  %-14s %8.3f %8.3f %13.3f\n", name.c_str(), s.binary, s.target, s.reward_model);
-        ppo_report["scores"].push_back({{"policy", name}, {"binary", s.binary}, {t_name, s.target},
-                                        {"reward_model", rm ? nlohmann::ordered_json(s.reward_model) : nullptr}});
-      }
+      NamedGraderScores scores;  // every policy under every grader
+      for (const auto& [name, qs] : asked) scores.push_back({name, grader_scores(qs, t, rm ? &*rm : nullptr, *tok)});
+      std::printf("Every policy under every grader (mean score a held-out question)\n%s", grader_score_table(scores, o.target_name()).c_str());
+      ppo_report["scores"] = to_json(scores, o.target_name());
       const GradingTargets g = grading_targets(outcomes[0], outcomes[1]);
       ppo_report["targets"] = to_json(g);
-      std::printf("Targets: the binary policy says IDK to %.1f%% of never-mentioned people (<= 20%%: %s); the %s policy\n"
-                  "  to %.1f%% (>= 80%%: %s), and is right on %.1f%% of the 4+ group (>= 80%%: %s)\n",
-                  100 * g.binary_idk_never, g.binary_met() ? "met" : "not met", t_name, 100 * g.target_idk_never,
-                  g.target_idk_met() ? "met" : "not met", 100 * g.target_accuracy_often, g.target_accuracy_met() ? "met" : "not met");
+      std::fputs(targets_text(g, o.target_name()).c_str(), stdout);
     }
 
     // ---- 8. the report and every answer ----
@@ -229,12 +190,7 @@ int main(int argc, char** argv) {
     report["calibration"] = nlohmann::ordered_json::array();
     for (std::size_t i = 0; i < cals.size(); ++i) report["calibration"].push_back({{"answers", names[i]}, {"figures", to_json(cals[i])}});
     report["outcomes"] = {{"base_cloze", to_json(base_o)}, {"sft_chat", to_json(sft_o)}};
-    report["abstention"] = {{"t", t},
-                            {"best_tau", best.tau},
-                            {"best", {{"coverage", best.coverage}, {"risk", best.risk}, {"score", best.score}}},
-                            {"answer_all_score", curve.front().score},
-                            {"outcomes_best_tau", to_json(abstained)},
-                            {"outcomes_tau_t", to_json(at_t)}};
+    report["abstention"] = to_json(a);
     report["ppo_graders"] = ppo_report;
     chart::save_json(out + "/report.json", report);
     write_answers_jsonl(out + "/answers.jsonl", {{"base", &base}, {"sft", &sft}});

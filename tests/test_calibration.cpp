@@ -254,3 +254,86 @@ TEST_CASE("Experiment 3's pieces: the rl split's questions from world.json, and 
   detail::write_file_atomic(dir + "/bad.json", std::string(R"({"people": [{"name": "A B", "split": "rl", "mentions": 1}]})"));
   CHECK_THROWS_WITH(read_world_questions(dir + "/bad.json", Split::rl), Contains("people[0].city"));
 }
+
+TEST_CASE("Abstention in one call equals its pieces, and the tables print the figures", "[calibration]") {
+  // The risk-coverage example above, with people: mentions 0, 4, 1, 9 and an arithmetic row.
+  const std::vector<double> c{0.2, 0.4, 0.6, 0.9, 0.99};
+  const std::vector<Grade> g{Grade::wrong, Grade::correct, Grade::correct, Grade::correct, Grade::idk};
+  const std::vector<Index> m{0, 4, 1, 9, -1};
+  const Abstention a = abstention(c, g, m, 0.75);
+  CHECK(a.t == 0.75);
+  CHECK(a.curve.size() == risk_coverage(c, g, 0.75).size());
+  CHECK(a.best.tau == Approx(0.4));
+  // below the best tau (0.4) the never-mentioned person's wrong answer becomes "I don't know"
+  CHECK(a.at_best.group[0].idk() == 1.0);
+  CHECK(a.at_best.group[3].accuracy() == 1.0);
+  // below tau = t = 0.75 the 0.4 and 0.6 answers go too: the 4+ group keeps one of its two
+  CHECK(a.at_t.group[3].total == 2);
+  CHECK(a.at_t.group[3].accuracy() == Approx(0.5));
+  CHECK(a.at_t.group[1].idk() == 1.0);
+  const auto j = to_json(a);
+  CHECK(j["best_tau"].get<double>() == Approx(0.4));
+  CHECK(j["best"]["score"].get<double>() == Approx(3 / 5.0));
+  CHECK(j["answer_all_score"].get<double>() == Approx(0.0));
+  CHECK(j["outcomes_tau_t"]["all"]["idk"].get<double>() == Approx(4 / 5.0));
+
+  // The calibration table: a row per set of answers with n, accuracy, confidence, ECE, Brier.
+  const Calibration cal = calibration({0.2, 0.4, 0.6, 0.9}, {false, true, true, true});
+  const std::string table = calibration_table({"worked example"}, {cal});
+  char row[120];
+  std::snprintf(row, sizeof row, "  %-44s %5d %8.3f %8.3f %8.3f %8.3f\n", "worked example", 4, 0.75, 0.525, cal.ece, cal.brier);
+  CHECK_THAT(table, Contains("answers scored by") && Contains(row));
+  CHECK_THROWS_AS(calibration_table({"a", "b"}, {cal}), ArgumentError);
+}
+
+TEST_CASE("Experiment 3's settings, graders, score table and targets", "[calibration]") {
+  HallucinationOptions o;
+  o.target = 0.6;
+  o.ppo_batch = 4;
+  o.kl_coef = 0.02;
+  CHECK(o.target_name() == "t0.6");
+  PPOOptions p = o.ppo(7);
+  CHECK(p.stop_token == 7);
+  CHECK(p.batch_size == 4);
+  CHECK(p.mini_batch_size == 4);  // never more than the batch
+  CHECK(p.config.kl_coef == 0.02);
+  CHECK(p.config.advantage == AdvantageEstimator::gae);
+  CHECK(o.ppo_json()["advantage"] == "gae");
+  o.rloo_k = 4;
+  p = o.ppo(7);
+  CHECK(p.config.advantage == AdvantageEstimator::leave_one_out);
+  CHECK(p.config.samples_per_prompt == 4);
+  CHECK(o.ppo_json()["samples_per_prompt"] == 4);
+
+  // The graders: binary and the confidence target named by t; the reward model only when given.
+  const CharTokenizer tok = CharTokenizer::from_text("Q: Who?\nA: Busan Jeju I don't know.\n");
+  const std::vector<EvalExample> rows{{"Q: Who?\nA:", "Busan", "Mina Park", 1}};
+  const std::vector<GraderPolicy> graders = grader_policies<float>(tok, rows, o, nullptr);
+  REQUIRE(graders.size() == 2);
+  CHECK(graders[0].grader == "binary");
+  CHECK(graders[1].grader == "t0.6");
+  const auto prompt = tok.encode(rows[0].prompt);
+  CHECK(graders[0].reward(prompt, tok.encode(" Busan\n")) == 1.0);
+  CHECK(graders[0].reward(prompt, tok.encode(" Jeju\n")) == 0.0);
+  CHECK(graders[1].reward(prompt, tok.encode(" Jeju\n")) == Approx(-1.5));  // t/(1-t) at t = 0.6
+  CHECK(graders[1].reward(prompt, tok.encode(" I don't know.\n")) == 0.0);
+
+  // The table and its JSON; a missing reward model is NaN in the text and null in the JSON.
+  GraderScores with_rm, without_rm;
+  with_rm.binary = 0.25, with_rm.target = -0.5, with_rm.reward_model = 1.125;
+  without_rm.binary = 0.5;
+  const NamedGraderScores rows_of_scores{{"SFT", with_rm}, {"PPO binary", without_rm}};
+  const std::string table = grader_score_table(rows_of_scores, "t0.6");
+  CHECK_THAT(table, Contains("t0.6") && Contains("SFT") && Contains("0.250") && Contains("-0.500") && Contains("1.125") &&
+                        Contains("nan"));
+  const auto j = to_json(rows_of_scores, "t0.6");
+  CHECK(j[0]["t0.6"].get<double>() == -0.5);
+  CHECK(j[0]["reward_model"].get<double>() == 1.125);
+  CHECK(j[1]["reward_model"].is_null());
+
+  // The targets, as text: met and not met as measured.
+  GradingTargets t{0.1, 0.9, 0.5};
+  const std::string text = targets_text(t, "t0.6");
+  CHECK_THAT(text, Contains("IDK to 10.0%") && Contains("(<= 20%: met)") && Contains("the t0.6 policy") &&
+                       Contains("to 90.0% (>= 80%: met)") && Contains("right on 50.0% of the 4+ group (>= 80%: not met)"));
+}

@@ -24,7 +24,8 @@
 //   coverage(τ) = answered / n,  risk(τ) = wrong answered / answered  (0 when none answered)
 //   score_t(τ)  = (right answered − t/(1−t) · wrong answered) / n
 // The sweep tries τ = 0 (answer everything), each distinct confidence, and τ = +∞ (abstain on
-// everything); best_threshold picks the τ of the highest score_t (the smallest such τ on ties).
+// everything); best_threshold picks the τ of the highest score_t (the smallest such τ on ties);
+// abstention() does the sweep, the pick and the outcomes per group at the best τ and at τ = t.
 // For a calibrated model the best τ is t itself: an answer with confidence c earns
 // c − (1−c)·t/(1−t) in expectation, which is ≥ 0 exactly when c ≥ t.
 //
@@ -255,6 +256,24 @@ inline nlohmann::ordered_json to_json(const GroupOutcomes& o) {
   return j;
 }
 
+// Calibrations as a text table, a row per set of answers, named by `names`:
+//     answers scored by                n      acc     conf      ECE    Brier
+//     SFT (chat), P(answer)          399    0.253    0.506    0.256    0.262
+inline std::string calibration_table(const std::vector<std::string>& names, const std::vector<Calibration>& cals) {
+  if (names.size() != cals.size())
+    throw ArgumentError("calibration_table: " + std::to_string(names.size()) + " names for " + std::to_string(cals.size()) +
+                        " calibrations");
+  char line[200];
+  std::snprintf(line, sizeof line, "  %-44s %5s %8s %8s %8s %8s\n", "answers scored by", "n", "acc", "conf", "ECE", "Brier");
+  std::string out = line;
+  for (std::size_t i = 0; i < cals.size(); ++i) {
+    std::snprintf(line, sizeof line, "  %-44s %5lld %8.3f %8.3f %8.3f %8.3f\n", names[i].c_str(),
+                  static_cast<long long>(cals[i].count), cals[i].accuracy, cals[i].mean_confidence, cals[i].ece, cals[i].brier);
+    out += line;
+  }
+  return out;
+}
+
 // The outcomes as a text table, a row per group and "all", with the t-score of each row:
 //   base model (cloze)
 //     group                  n     right    wrong      IDK      off  t=0.75
@@ -365,6 +384,34 @@ inline std::vector<Grade> abstain_below(const std::vector<double>& c, const std:
   for (std::size_t i = 0; i < c.size(); ++i)
     if (c[i] < tau) out[i] = Grade::idk;
   return out;
+}
+
+// Abstention at inference in one call: the risk–coverage curve of answers (confidences c,
+// grades, their people's mentions; n each) at confidence target t, its best τ, and the
+// outcomes per mention group when abstaining below the best τ and below τ = t.
+struct Abstention {
+  double t = 0.75;
+  std::vector<CoveragePoint> curve;
+  CoveragePoint best;
+  GroupOutcomes at_best, at_t;
+};
+inline Abstention abstention(const std::vector<double>& c, const std::vector<Grade>& grades,
+                             const std::vector<Index>& mentions, double t) {
+  Abstention a;
+  a.t = t;
+  a.curve = risk_coverage(c, grades, t);
+  a.best = best_threshold(a.curve);
+  a.at_best = outcomes_by_group(mentions, abstain_below(c, grades, a.best.tau));
+  a.at_t = outcomes_by_group(mentions, abstain_below(c, grades, t));
+  return a;
+}
+inline nlohmann::ordered_json to_json(const Abstention& a) {
+  return {{"t", a.t},
+          {"best_tau", a.best.tau},
+          {"best", {{"coverage", a.best.coverage}, {"risk", a.best.risk}, {"score", a.best.score}}},
+          {"answer_all_score", a.curve.front().score},
+          {"outcomes_best_tau", to_json(a.at_best)},
+          {"outcomes_tau_t", to_json(a.at_t)}};
 }
 
 // The risk–coverage curve as a picture: risk against coverage, and the score against τ.

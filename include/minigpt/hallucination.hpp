@@ -30,6 +30,9 @@
 //   reward_model_reward  the learned reward model's r(prompt + answer) (reward_model.hpp)
 // PPO trains on the questions of the "rl" split (read_world_questions: people PPO may see,
 // never the held-out ones) and each policy is then asked the held-out questions.
+// HallucinationOptions holds the experiments' settings (one table of defaults, and the PPO
+// options they make); grader_policies names the graders' rewards ("binary", "t0.75", "rm");
+// grader_scores, grader_score_table and targets_text make experiment 3's table and verdict.
 //
 // Shapes in: eval rows (prompt, answer, person, mentions) (n).  Shapes out: n asked questions.
 //
@@ -58,6 +61,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
 #include <functional>
 #include <limits>
 #include <map>
@@ -302,6 +308,88 @@ GraderScores grader_scores(const std::vector<AskedQuestion>& qs, double t, const
   return s;
 }
 
+// The experiments' settings, one table of defaults (examples/hallucination.cpp's flags).
+struct HallucinationOptions {
+  Index samples = 8;          // sampled answers per question for self-consistency (0: none)
+  Index limit = 0;            // ask only the first N held-out questions (0: all)
+  double target = 0.75;       // the confidence target t of experiments 3 and 4
+  std::uint64_t seed = 1234;  // the sampled answers and PPO
+  // Experiment 3: PPO from the SFT model, one policy per grader. β is TRL's 0.05.
+  Index ppo_steps = 40, ppo_batch = 32, ppo_mini_batch = 8;
+  double ppo_lr = 3e-5, kl_coef = 0.05;
+  Index rloo_k = 0;     // > 0: leave-one-out advantages over K answers a prompt, no value head
+  double ptx_coef = 0;  // PPO-ptx: weight of the SFT demonstrations' loss in each update (0: off)
+
+  // The target grader's name, "t0.75": the policy's folder is ppo-t0.75.
+  std::string target_name() const {
+    char name[32];
+    std::snprintf(name, sizeof name, "t%g", target);
+    return name;
+  }
+  // PPO's options; stop is the newline token that ends an answer.
+  PPOOptions ppo(TokenId stop) const {
+    PPOOptions p;
+    p.steps = ppo_steps;
+    p.batch_size = ppo_batch;
+    p.mini_batch_size = std::min(ppo_mini_batch, ppo_batch);
+    p.learning_rate = ppo_lr;
+    p.config.kl_coef = kl_coef;
+    p.stop_token = stop;
+    p.seed = seed;
+    p.ptx_coef = ptx_coef;
+    if (rloo_k > 0) p.config.advantage = AdvantageEstimator::leave_one_out, p.config.samples_per_prompt = rloo_k;
+    return p;
+  }
+  nlohmann::ordered_json ppo_json() const {
+    return {{"steps", ppo_steps},
+            {"batch", ppo_batch},
+            {"learning_rate", ppo_lr},
+            {"kl_coef", kl_coef},
+            {"advantage", rloo_k > 0 ? "leave_one_out" : "gae"},
+            {"samples_per_prompt", rloo_k > 0 ? rloo_k : 1},
+            {"ptx_coef", ptx_coef}};
+  }
+};
+
+// Experiment 3's graders, each a reward for PPO on the questions `rows`: "binary" (right 1,
+// else 0), the confidence target (its target_name(): right 1, "I don't know" 0, else
+// −t/(1−t)), and "rm", the learned reward model, when rm is not null. The tokenizer and the
+// reward model are kept by reference: they must outlive the rewards.
+struct GraderPolicy {
+  std::string grader;
+  RewardFunction reward;
+};
+template <typename S>
+std::vector<GraderPolicy> grader_policies(const Tokenizer& tok, const std::vector<EvalExample>& rows,
+                                          const HallucinationOptions& o, const RewardModel<S>* rm) {
+  const double t = o.target;
+  std::vector<GraderPolicy> p{{"binary", grader_reward(tok, rows, binary_score)},
+                              {o.target_name(), grader_reward(tok, rows, [t](Grade g) { return confidence_target_score(g, t); })}};
+  if (rm != nullptr) p.push_back({"rm", reward_model_reward(*rm)});
+  return p;
+}
+
+// Experiment 3's table: each policy's row of mean scores under every grader, as text, and as
+// JSON ({"policy", "binary", target_name, "reward_model" (null without one)} per row).
+using NamedGraderScores = std::vector<std::pair<std::string, GraderScores>>;
+inline std::string grader_score_table(const NamedGraderScores& rows, const std::string& target_name) {
+  char line[160];
+  std::snprintf(line, sizeof line, "  %-14s %8s %8s %13s\n", "policy", "binary", target_name.c_str(), "reward model");
+  std::string out = line;
+  for (const auto& [name, s] : rows) {
+    std::snprintf(line, sizeof line, "  %-14s %8.3f %8.3f %13.3f\n", name.c_str(), s.binary, s.target, s.reward_model);
+    out += line;
+  }
+  return out;
+}
+inline nlohmann::ordered_json to_json(const NamedGraderScores& rows, const std::string& target_name) {
+  nlohmann::ordered_json j = nlohmann::ordered_json::array();
+  for (const auto& [name, s] : rows)
+    j.push_back({{"policy", name}, {"binary", s.binary}, {target_name, s.target},
+                 {"reward_model", std::isnan(s.reward_model) ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(s.reward_model)}});
+  return j;
+}
+
 // The paper's prediction as targets: on people the pre-training text never mentions, the
 // binary-graded policy says "I don't know" at most 20% of the time (it guesses), the policy
 // graded with the confidence target at least 80% (it abstains), while that policy still
@@ -315,6 +403,17 @@ struct GradingTargets {
 inline GradingTargets grading_targets(const GroupOutcomes& binary, const GroupOutcomes& target) {
   const auto never = static_cast<std::size_t>(MentionGroup::never), often = static_cast<std::size_t>(MentionGroup::often);
   return {binary.group[never].idk(), target.group[never].idk(), target.group[often].accuracy()};
+}
+// The targets as two lines of text, the confidence-target policy named by target_name.
+inline std::string targets_text(const GradingTargets& g, const std::string& target_name) {
+  auto met = [](bool m) { return m ? "met" : "not met"; };
+  char text[400];
+  std::snprintf(text, sizeof text,
+                "Targets: the binary policy says IDK to %.1f%% of never-mentioned people (<= 20%%: %s); the %s policy\n"
+                "  to %.1f%% (>= 80%%: %s), and is right on %.1f%% of the 4+ group (>= 80%%: %s)\n",
+                100 * g.binary_idk_never, met(g.binary_met()), target_name.c_str(), 100 * g.target_idk_never,
+                met(g.target_idk_met()), 100 * g.target_accuracy_often, met(g.target_accuracy_met()));
+  return text;
 }
 inline nlohmann::ordered_json to_json(const GradingTargets& g) {
   return {{"binary_idk_never", g.binary_idk_never},   {"binary_idk_never_at_most_0.2", g.binary_met()},

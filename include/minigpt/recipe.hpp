@@ -12,6 +12,9 @@
 //   collect_comparisons    for each prompt of a split: K answers sampled from the full
 //                          distribution (temperature 1), ranked by the labeler, all its pairs
 //   save_model_folder      a model folder (Hugging Face layout) with its tokenizer beside it
+//   run_reward_step        step 3: the labeler's pairs (written to DIR/data, read back), the
+//                          reward model trained on them, its held-out accuracy beside the SFT
+//                          model's likelihood yardstick; saves DIR/reward, returns its report
 //   run_ppo_step           step 4: π starts as the SFT model, π_ref is the SFT model frozen,
 //                          reward(prompt, answer) = RM score of prompt + answer, gold = the
 //                          labeler's grade as a number (gold_score: correct 1, I don't know 0,
@@ -240,6 +243,56 @@ inline chart::Figure ppo_figure(const PPOHistory& h) {
   f.series.push_back({"KL(π ‖ π_SFT), nats", step, kl, chart::Mark::line_points});
   f.footnotes.push_back("each point: the mean over one step's rollouts, sampled at temperature 1");
   return f;
+}
+
+// Step 3. The labeler ranks o.answers_per_prompt answers the SFT model samples for every RL
+// question (the training pairs) and every held-out question (the test pairs); both go to
+// out/data/preferences*.jsonl, and the reward model learns from the files as read back (what a
+// reader opens is what it trained on). The model is the SFT model with a score head
+// (RewardModel(sft, rng): the head's initial weights come from rng, after the samples), trained
+// with the Bradley–Terry loss for o.rm_steps steps; held-out accuracy every o.eval_every steps.
+// Beside it, the yardstick: how often the SFT model's own likelihood orders the held-out pairs
+// as the labeler did. Saves out/reward (with its tokenizer) and out/reward_accuracy.svg
+// (numbers in .json); returns the report's "reward" entry. on_step(step, loss) hears each step.
+template <typename S>
+nlohmann::ordered_json run_reward_step(GPT<S>& sft, const Tokenizer& tok, const FactWorld& world,
+                                       const RecipeOptions& o, const std::string& out, Rng& rng,
+                                       const std::function<void(Index, double)>& on_step = {}) {
+  const Comparisons train = collect_comparisons(sft, tok, world, Split::rl, o.answers_per_prompt, rng);
+  const Comparisons held_out = collect_comparisons(sft, tok, world, Split::eval, o.answers_per_prompt, rng);
+  write_preferences_jsonl(out + "/data/preferences.jsonl", train.pairs);
+  write_preferences_jsonl(out + "/data/preferences_heldout.jsonl", held_out.pairs);
+  const JsonlLimits limits{&tok, o.block_size};
+  const auto pairs = encode_preferences(tok, read_preferences_jsonl(out + "/data/preferences.jsonl", limits), o.block_size);
+  const auto test_pairs =
+      encode_preferences(tok, read_preferences_jsonl(out + "/data/preferences_heldout.jsonl", limits), o.block_size);
+  RewardOptions ro;
+  ro.steps = o.rm_steps;
+  ro.prompts_per_step = o.rm_prompts_per_step;
+  ro.lr = {o.rm_lr, o.rm_lr / 10, std::min<Index>(20, o.rm_steps / 10), o.rm_steps};
+  ro.seed = o.seed + 2;
+  RewardTrainer<S> trainer(RewardModel<S>(sft, rng), pairs, ro);
+  std::vector<double> accuracy, eval_steps{0}, eval_accuracy{trainer.evaluate(test_pairs).accuracy};
+  while (!trainer.done()) {
+    const RewardBatchResult r = trainer.step();
+    accuracy.push_back(r.accuracy);
+    if (on_step) on_step(trainer.step_count(), r.loss);
+    if (trainer.step_count() % o.eval_every == 0 || trainer.done()) {
+      eval_steps.push_back(static_cast<double>(trainer.step_count()));
+      eval_accuracy.push_back(trainer.evaluate(test_pairs).accuracy);
+    }
+  }
+  const RewardBatchResult final_eval = trainer.evaluate(test_pairs);
+  chart::save(reward_accuracy_figure(accuracy, eval_steps, eval_accuracy), out + "/reward_accuracy.svg",
+              out + "/reward_accuracy.json");
+  save_reward_model(trainer.model(), out + "/reward");
+  tok.save(out + "/reward");
+  return {{"train", train.to_json()},
+          {"heldout", held_out.to_json()},
+          {"heldout_accuracy_before", eval_accuracy.front()},
+          {"heldout_accuracy", final_eval.accuracy},
+          {"heldout_loss", final_eval.loss},
+          {"heldout_accuracy_sft_likelihood", likelihood_pairwise_accuracy(sft, test_pairs)}};
 }
 
 // What step 4 hands back: the trained policy and the report's "ppo" entry.
