@@ -314,9 +314,14 @@ struct HallucinationOptions {
   Index limit = 0;            // ask only the first N held-out questions (0: all)
   double target = 0.75;       // the confidence target t of experiments 3 and 4
   std::uint64_t seed = 1234;  // the sampled answers and PPO
-  // Experiment 3: PPO from the SFT model, one policy per grader. β is TRL's 0.05.
-  Index ppo_steps = 40, ppo_batch = 32, ppo_mini_batch = 8;
-  double ppo_lr = 3e-5, kl_coef = 0.05;
+  // Experiment 3: PPO from the SFT model, one policy per grader. β is InstructGPT's 0.02, not
+  // TRL's 0.05 (the recipe's): a guess about a stranger earns the binary grader 1/12 on
+  // average, and the KL-regularised optimum then still refuses 76% of strangers at β = 0.05,
+  // 21% at 0.02 (docs/hallucination.md); 80 steps let PPO get near it. On three worlds, one
+  // and two threads each, the binary policy refused at most 20% of strangers in 5 of 6 runs
+  // (3 of 6 at 0.05 and 40 steps); 0.01 met that in all 6 but broke the t-graded policy in 3.
+  Index ppo_steps = 80, ppo_batch = 32, ppo_mini_batch = 8;
+  double ppo_lr = 3e-5, kl_coef = 0.02;
   Index rloo_k = 0;     // > 0: leave-one-out advantages over K answers a prompt, no value head
   double ptx_coef = 0;  // PPO-ptx: weight of the SFT demonstrations' loss in each update (0: off)
 
