@@ -29,6 +29,7 @@
 #include <filesystem>
 #include <iostream>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <unistd.h>
 #include <vector>
@@ -75,6 +76,8 @@ int main(int argc, char** argv) {
 
   try {
     // ---- 2. the questions, and how often the pre-training text mentions everyone ----
+    if (!std::filesystem::exists(recipe + "/data/eval.jsonl"))
+      throw std::runtime_error(recipe + "/data/eval.jsonl is missing: make the folder with chatgpt_recipe --out " + recipe + " first");
     std::vector<EvalExample> rows = read_eval_jsonl(recipe + "/data/eval.jsonl");
     if (o.limit > 0 && static_cast<Index>(rows.size()) > o.limit) rows.resize(static_cast<std::size_t>(o.limit));
     const double t = o.target;

@@ -129,7 +129,7 @@ TEST_CASE("hallucination answers bad flags and bad folders with one line", "[pro
   const std::string empty = test::temp_dir("hallucination_empty");
   const test::Run missing = test::run_program("hallucination", "--recipe " + empty + " --out " + empty + "/o");
   CHECK(missing.status == 1);
-  CHECK_THAT(missing.out, Contains("eval.jsonl"));
+  CHECK_THAT(missing.out, Contains("eval.jsonl is missing") && Contains("chatgpt_recipe --out"));
   CHECK(std::count(missing.out.begin(), missing.out.end(), '\n') == 1);
 }
 
