@@ -65,7 +65,8 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
     if (recipe.empty() || out.empty()) throw CLI::ValidationError("--recipe DIR and --out DIR are required");
-    if (o.ppo_batch > 8 && o.ppo_batch % 8 != 0) throw CLI::ValidationError("--ppo-batch must be below 8 or a multiple of 8");
+    if (o.ppo_batch > o.ppo_mini_batch && o.ppo_batch % o.ppo_mini_batch != 0)
+      throw CLI::ValidationError("--ppo-batch must be below " + std::to_string(o.ppo_mini_batch) + " or a multiple of it");
   } catch (const CLI::CallForHelp&) {
     std::cout << app.help();
     return 0;
@@ -138,9 +139,10 @@ int main(int argc, char** argv) {
       const std::vector<EvalExample> train = read_world_questions(recipe + "/data/world.json", Split::rl);
       std::vector<std::vector<TokenId>> prompts;
       for (const EvalExample& e : train) prompts.push_back(tok->encode(e.prompt));
-      std::optional<RewardModel<float>> rm;  // the recipe's reward model, when it made one
-      if (std::filesystem::is_directory(recipe + "/reward")) rm = load_reward_model<float>(recipe + "/reward");
-      const std::vector<GraderPolicy> policies = grader_policies(*tok, train, o, rm ? &*rm : nullptr);
+      std::optional<RewardModel<float>> loaded_rm;  // the recipe's reward model, when it made one
+      if (std::filesystem::is_directory(recipe + "/reward")) loaded_rm = load_reward_model<float>(recipe + "/reward");
+      const RewardModel<float>* rm = loaded_rm ? &*loaded_rm : nullptr;
+      const std::vector<GraderPolicy> policies = grader_policies(*tok, train, o, rm);
       const RewardFunction gold = grader_reward(*tok, train, [](Grade g) { return grade_info(g).gold; });
       const PPOOptions po = o.ppo(newline_token(*tok));
       Rng demo_rng(o.seed);  // PPO-ptx (--ptx): the recipe's SFT demonstrations mixed into the updates
@@ -178,7 +180,7 @@ int main(int argc, char** argv) {
       chart::save(reliability_diagram(ppo_cals, ppo_names, "After PPO: is each policy's confidence its accuracy?"),
                   out + "/reliability_ppo.svg", out + "/reliability_ppo.json");
       NamedGraderScores scores;  // every policy under every grader
-      for (const auto& [name, qs] : asked) scores.push_back({name, grader_scores(qs, t, rm ? &*rm : nullptr, *tok)});
+      for (const auto& [name, qs] : asked) scores.push_back({name, grader_scores(qs, t, rm, *tok)});
       std::printf("Every policy under every grader (mean score a held-out question)\n%s", grader_score_table(scores, o.target_name()).c_str());
       ppo_report["scores"] = to_json(scores, o.target_name());
       const GradingTargets g = grading_targets(outcomes[0], outcomes[1]);

@@ -272,17 +272,18 @@ nlohmann::ordered_json run_reward_step(GPT<S>& sft, const Tokenizer& tok, const 
   ro.lr = {o.rm_lr, o.rm_lr / 10, std::min<Index>(20, o.rm_steps / 10), o.rm_steps};
   ro.seed = o.seed + 2;
   RewardTrainer<S> trainer(RewardModel<S>(sft, rng), pairs, ro);
-  std::vector<double> accuracy, eval_steps{0}, eval_accuracy{trainer.evaluate(test_pairs).accuracy};
+  RewardBatchResult held = trainer.evaluate(test_pairs);  // the latest held-out figures
+  std::vector<double> accuracy, eval_steps{0}, eval_accuracy{held.accuracy};
   while (!trainer.done()) {
     const RewardBatchResult r = trainer.step();
     accuracy.push_back(r.accuracy);
     if (on_step) on_step(trainer.step_count(), r.loss);
     if (trainer.step_count() % o.eval_every == 0 || trainer.done()) {
+      held = trainer.evaluate(test_pairs);
       eval_steps.push_back(static_cast<double>(trainer.step_count()));
-      eval_accuracy.push_back(trainer.evaluate(test_pairs).accuracy);
+      eval_accuracy.push_back(held.accuracy);
     }
   }
-  const RewardBatchResult final_eval = trainer.evaluate(test_pairs);
   chart::save(reward_accuracy_figure(accuracy, eval_steps, eval_accuracy), out + "/reward_accuracy.svg",
               out + "/reward_accuracy.json");
   save_reward_model(trainer.model(), out + "/reward");
@@ -290,8 +291,8 @@ nlohmann::ordered_json run_reward_step(GPT<S>& sft, const Tokenizer& tok, const 
   return {{"train", train.to_json()},
           {"heldout", held_out.to_json()},
           {"heldout_accuracy_before", eval_accuracy.front()},
-          {"heldout_accuracy", final_eval.accuracy},
-          {"heldout_loss", final_eval.loss},
+          {"heldout_accuracy", held.accuracy},
+          {"heldout_loss", held.loss},
           {"heldout_accuracy_sft_likelihood", likelihood_pairwise_accuracy(sft, test_pairs)}};
 }
 
