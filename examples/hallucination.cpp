@@ -62,6 +62,8 @@ int main(int argc, char** argv) {
   app.add_option("--ptx", o.ptx_coef, "PPO-ptx: weight of the SFT demonstrations' loss in each PPO update (0: off)")
       ->check(CLI::Range(0.0, 100.0))->capture_default_str();
   app.add_option("--kl-coef", o.kl_coef, "PPO's β, the KL leash to the SFT model")->check(CLI::Range(0.0, 10.0))->capture_default_str();
+  app.add_option("--temperature", o.temperature, "T of the policy PPO trains: rollouts from softmax(logits / T)")
+      ->check(CLI::Range(0.05, 10.0))->capture_default_str();
   try {
     app.parse(argc, argv);
     if (recipe.empty() || out.empty()) throw CLI::ValidationError("--recipe DIR and --out DIR are required");
@@ -123,15 +125,15 @@ int main(int argc, char** argv) {
                 static_cast<long long>(singletons.singletons), static_cast<long long>(singletons.mentions),
                 100 * singletons.rate, 100 * singletons.share, 100 * base_o.group[1].error(), 100 * sft_o.group[1].error());
 
-    // ---- 6. experiment 4: answer only when sure enough ----
+    // ---- 6. experiment 4: answer only when sure enough: the SFT model, and the base model's cloze ----
     const Abstention a = abstention(confidences_of(sft), grades_of(sft), mentions_of(sft), t);
+    const Abstention base_a = abstention(confidences_of(base), grades_of(base), mentions_of(base), t);
     chart::save(risk_coverage_figure(a.curve, t, "SFT model: abstaining below a confidence threshold"),
                 out + "/risk_coverage.svg", out + "/risk_coverage.json");
-    std::printf("\nExperiment 4: abstention (score: right 1, wrong -%.0f, IDK 0 at t = %.2f)\n"
-                "  best tau %.3f: coverage %.1f%%, risk %.1f%%, score %+.3f (always answering: %+.3f)\n",
-                t / (1 - t), t, a.best.tau, 100 * a.best.coverage, 100 * a.best.risk, a.best.score, a.curve.front().score);
-    print_groups("SFT, abstaining below the best tau", a.at_best, t);
-    print_groups("SFT, abstaining below tau = t", a.at_t, t);
+    chart::save(risk_coverage_figure(base_a.curve, t, "Base model (cloze): abstaining below a confidence threshold"),
+                out + "/risk_coverage_base.svg", out + "/risk_coverage_base.json");
+    std::printf("\nExperiment 4: abstention (score: right 1, wrong -%.0f, IDK 0 at t = %.2f)\n%s%s", t / (1 - t), t,
+                abstention_text("SFT", a).c_str(), abstention_text("base (cloze)", base_a).c_str());
 
     // ---- 7. experiment 3: PPO from the SFT model against each grader, on the rl split ----
     nlohmann::ordered_json ppo_report = "skipped: --ppo-steps 0";
@@ -196,6 +198,7 @@ int main(int argc, char** argv) {
     for (std::size_t i = 0; i < cals.size(); ++i) report["calibration"].push_back({{"answers", names[i]}, {"figures", to_json(cals[i])}});
     report["outcomes"] = {{"base_cloze", to_json(base_o)}, {"sft_chat", to_json(sft_o)}};
     report["abstention"] = to_json(a);
+    report["abstention_base"] = to_json(base_a);
     report["ppo_graders"] = ppo_report;
     chart::save_json(out + "/report.json", report);
     write_answers_jsonl(out + "/answers.jsonl", {{"base", &base}, {"sft", &sft}});

@@ -109,10 +109,21 @@ TEST_CASE("hallucination measures calibration, groups and abstention on a stand-
     if (n > 0) ece += n / static_cast<double>(conf.size()) * std::abs(sy / n - sc / n);
   }
   CHECK(report["calibration"][1]["figures"]["ece"].get<double>() == Approx(ece).margin(1e-12));
+  // ... and its AUROC, pair by pair: a right answer more confident than a wrong one (ties ½).
+  double pairs = 0, above = 0;
+  for (std::size_t i = 0; i < conf.size(); ++i)
+    for (std::size_t j = 0; j < conf.size(); ++j)
+      if (right[i] && !right[j]) pairs += 1, above += conf[i] > conf[j] ? 1.0 : conf[i] == conf[j] ? 0.5 : 0.0;
+  const auto& auroc = report["calibration"][1]["figures"]["auroc"];
+  if (pairs > 0) CHECK(auroc.get<double>() == Approx(above / pairs).margin(1e-12));
+  else CHECK(auroc.is_null());
   CHECK(report["calibration"].size() == 3);  // base, SFT, SFT by self-consistency
   CHECK(report["abstention"]["best"]["score"].get<double>() >= report["abstention"]["answer_all_score"].get<double>());
+  CHECK(report["abstention_base"]["best"]["score"].get<double>() >=
+        report["abstention_base"]["answer_all_score"].get<double>());
+  CHECK_THAT(r.out, Contains("base (cloze), abstaining below tau = t"));
 
-  for (const char* picture : {"reliability.svg", "risk_coverage.svg"}) {
+  for (const char* picture : {"reliability.svg", "risk_coverage.svg", "risk_coverage_base.svg"}) {
     const test::Xml svg(test::file_bytes(out + "/" + picture));
     CHECK(svg.ok());
   }

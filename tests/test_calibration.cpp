@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <sstream>
 #include <string>
@@ -33,6 +34,39 @@ TEST_CASE("ECE, MCE and Brier of the header's worked example", "[calibration]") 
   CHECK(cal.brier == Approx((0.04 + 0.36 + 0.16 + 0.01) / 4));            // 0.1425
   CHECK(cal.accuracy == Approx(0.75));
   CHECK(cal.mean_confidence == Approx(0.525));
+}
+
+TEST_CASE("AUROC: does confidence rank right answers above wrong ones", "[calibration]") {
+  // The header's worked example: the wrong answer (0.2) is below all three right ones.
+  CHECK(calibration({0.2, 0.4, 0.6, 0.9}, {false, true, true, true}, 2).auroc == Approx(1.0));
+  // Right {0.35, 0.8} against wrong {0.1, 0.4}: 0.35 > 0.1, 0.35 < 0.4, 0.8 > both: 3 of 4 pairs.
+  CHECK(auroc({0.1, 0.4, 0.35, 0.8}, {false, false, true, true}) == Approx(0.75));
+  // Ties count one half; a calibrated model that says 0.7 to everything ranks nothing (0.5).
+  CHECK(auroc({0.5, 0.5}, {true, false}) == Approx(0.5));
+  CHECK(calibration(std::vector<double>(10, 0.7), {true, true, true, true, true, true, true, false, false, false}).auroc ==
+        Approx(0.5));
+  // Confidence that ranks wrong answers first: 0.
+  CHECK(auroc({0.9, 0.8, 0.2}, {false, false, true}) == Approx(0.0));
+  // Undefined without both kinds of answer.
+  CHECK(std::isnan(auroc({0.3, 0.6}, {true, true})));
+  CHECK(std::isnan(auroc({}, {})));
+  CHECK_THROWS_AS(auroc({0.3}, {true, false}), ArgumentError);
+  // Against the definition, pair by pair, on 200 answers with many tied confidences.
+  std::vector<double> c;
+  std::vector<bool> y;
+  std::uint64_t state = 7;
+  for (int i = 0; i < 200; ++i) {
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    c.push_back(static_cast<double>((state >> 33) % 21) / 20);  // 21 levels: ties
+    y.push_back(((state >> 20) % 100) < 30 + 50 * c.back());    // more confident, more often right
+  }
+  double pairs = 0, above = 0;
+  for (std::size_t i = 0; i < c.size(); ++i)
+    for (std::size_t j = 0; j < c.size(); ++j)
+      if (y[i] && !y[j]) pairs += 1, above += c[i] > c[j] ? 1.0 : c[i] == c[j] ? 0.5 : 0.0;
+  REQUIRE(pairs > 0);
+  CHECK(auroc(c, y) == Approx(above / pairs).epsilon(1e-12));
+  CHECK(auroc(c, y) > 0.5);
 }
 
 TEST_CASE("ECE with the default 15 bins", "[calibration]") {
@@ -276,13 +310,23 @@ TEST_CASE("Abstention in one call equals its pieces, and the tables print the fi
   CHECK(j["best"]["score"].get<double>() == Approx(3 / 5.0));
   CHECK(j["answer_all_score"].get<double>() == Approx(0.0));
   CHECK(j["outcomes_tau_t"]["all"]["idk"].get<double>() == Approx(4 / 5.0));
+  // ... as text: the best tau's line (score 3/5; answering all: (3 - 3)/5), then both tables
+  const std::string text = abstention_text("SFT", a);
+  CHECK_THAT(text, Contains("  SFT: best tau 0.400: coverage 60.0%, risk 0.0%, score +0.600 (always answering: +0.000)\n"));
+  CHECK_THAT(text, Contains(outcome_table("SFT, abstaining below the best tau", a.at_best, 0.75)) &&
+                       Contains(outcome_table("SFT, abstaining below tau = t", a.at_t, 0.75)));
 
   // The calibration table: a row per set of answers with n, accuracy, confidence, ECE, Brier.
   const Calibration cal = calibration({0.2, 0.4, 0.6, 0.9}, {false, true, true, true});
   const std::string table = calibration_table({"worked example"}, {cal});
   char row[120];
-  std::snprintf(row, sizeof row, "  %-44s %5d %8.3f %8.3f %8.3f %8.3f\n", "worked example", 4, 0.75, 0.525, cal.ece, cal.brier);
-  CHECK_THAT(table, Contains("answers scored by") && Contains(row));
+  std::snprintf(row, sizeof row, "  %-44s %5d %8.3f %8.3f %8.3f %8.3f %8.3f\n", "worked example", 4, 0.75, 0.525, cal.ece,
+                cal.brier, 1.0);
+  CHECK_THAT(table, Contains("answers scored by") && Contains("AUROC") && Contains(row));
+  // without a wrong answer the AUROC is undefined: a dash, and null in JSON
+  const Calibration all_right = calibration({0.5, 0.9}, {true, true});
+  CHECK_THAT(calibration_table({"all right"}, {all_right}), Contains(" 0.130        -\n"));  // Brier (0.25 + 0.01) / 2
+  CHECK(to_json(all_right)["auroc"].is_null());
   CHECK_THROWS_AS(calibration_table({"a", "b"}, {cal}), ArgumentError);
 }
 

@@ -240,6 +240,92 @@ TEST_CASE("PPO loss: the whole gradient (policy, shared trunk, value head) again
   CHECK((g0.flat() - grads.flat()).abs().maxCoeff() > 1e-6);
 }
 
+TEST_CASE("PPO at a temperature: every log-probability is of softmax(logits / T), and the gradient follows", "[ppo_trainer]") {
+  // TRL's `temperature`: rollouts drawn from softmax(logits / T), and the policy's and the
+  // reference's log-probabilities and entropies read from that distribution.
+  const double T = 0.6;
+  GPT<double> model = pt::tiny_model<double>(31, 16, 5.0);
+  Rng rng(32);
+  const auto prompts = pt::toy_prompts(8, rng);
+  std::vector<std::vector<double>> sampled;
+  const auto answers = sample_answers(model, prompts, 8, pt::stop, rng, &sampled, T);
+  const ResponseBatch batch = pack_responses(prompts, answers, model.config());
+  GPTActivations<double> a;
+  const ResponseNumbers<double> at_t = response_numbers<double>(model, a, batch, nullptr, false, true, T);
+  const ResponseNumbers<double> at_1 = response_numbers<double>(model, a, batch, nullptr, false, true);
+  double worst = 0, entropy_t = 0, entropy_1 = 0;
+  Index checked = 0;
+  for (std::size_t b = 0; b < prompts.size(); ++b) {
+    std::vector<TokenId> seq = prompts[b];
+    seq.insert(seq.end(), answers[b].begin(), answers[b].end());
+    GPT<double> single = model;
+    const Tensor<double>& logits = single.forward(seq, 1, static_cast<Index>(seq.size()));
+    const Index P = static_cast<Index>(prompts[b].size());
+    for (std::size_t t = 0; t < answers[b].size(); ++t) {
+      const Eigen::ArrayXd z = logits.matrix().row(P + static_cast<Index>(t) - 1).transpose().array() / T;
+      const Eigen::ArrayXd logp = z - (std::log((z - z.maxCoeff()).exp().sum()) + z.maxCoeff());
+      const auto bi = static_cast<Index>(b), ti = static_cast<Index>(t);
+      worst = std::max({worst, std::abs(at_t.logprobs(bi, ti) - logp(answers[b][t])),
+                        std::abs(sampled[b][t] - logp(answers[b][t])),
+                        std::abs(at_t.entropy(bi, ti) + (logp.exp() * logp).sum())});
+      entropy_t += at_t.entropy(bi, ti), entropy_1 += at_1.entropy(bi, ti);
+      ++checked;
+    }
+  }
+  CHECK(checked > 20);
+  CHECK(worst < 1e-12);
+  CHECK(entropy_t < entropy_1);  // a sharper distribution
+
+  // The clipped surrogate's gradient at T against finite differences (policy only: vf_coef 0).
+  PPOConfig config;
+  config.temperature = T;
+  config.vf_coef = 0;
+  ValueHead<double> head(model.config().n_embd);
+  PPOTargets<double> targets;
+  const Matrix<double> mask = response_mask<double>(batch.lengths, batch.T);
+  targets.old_logprobs = at_t.logprobs;
+  targets.advantages = Matrix<double>(batch.B, batch.T);
+  for (Index i = 0; i < targets.advantages.size(); ++i) {
+    targets.old_logprobs.data()[i] += rng.below(2) ? 0.05 : -0.05;  // inside the clip range
+    targets.advantages.data()[i] = rng.normal();
+  }
+  targets.old_logprobs = (targets.old_logprobs.array() * mask.array()).matrix();
+  targets.advantages = (targets.advantages.array() * mask.array()).matrix();
+  targets.old_values = targets.returns = Matrix<double>::Zero(batch.B, batch.T);
+  Parameters<double> grads(model.config());
+  ValueHead<double> head_grads(model.config().n_embd);
+  ppo_loss_and_backward(model, a, head, batch, targets, config, &grads, &head_grads);
+  auto loss = [&] {
+    GPTActivations<double> fa;
+    return ppo_loss_and_backward(model, fa, head, batch, targets, config).loss;
+  };
+  double worst_grad = 0;
+  Index nonzero = 0;
+  for (const TensorInfo& e : model.parameters().table().entries())
+    for (Index k = 0; k < 2; ++k) {
+      const Index i = e.offset + static_cast<Index>(rng.below(static_cast<std::uint64_t>(e.size)));
+      const double numeric = test::central_difference(model.parameters().data()[i], loss);
+      worst_grad = std::max(worst_grad, test::gradient_disagreement(grads.data()[i], numeric));
+      nonzero += std::abs(numeric) > 1e-6;
+    }
+  CHECK(nonzero > 10);
+  CHECK(worst_grad < 1e-6);
+
+  // The trainer at T: the policy against itself has KL exactly 0, and its numbers are at T.
+  GPT<float> policy = pt::tiny_model<float>(33, 16, 5.0);
+  PPOOptions o = pt::toy_options();
+  o.config.temperature = 0.7;
+  PPOTrainer<float> trainer(policy, policy, pt::liked_share, {}, pt::toy_prompts(10, rng), o);
+  const PPORollouts<float> r = trainer.rollouts();
+  CHECK(r.rewards.kl.cwiseAbs().maxCoeff() == 0.0f);
+  GPTActivations<float> fa;
+  const ResponseNumbers<float> again = response_numbers<float>(policy, fa, r.batch, nullptr, false, false, 0.7);
+  CHECK((again.logprobs - r.logprobs).cwiseAbs().maxCoeff() < 1e-5f);
+  o.config.temperature = 0;
+  CHECK_THROWS_WITH(PPOTrainer<float>(policy, policy, pt::liked_share, {}, pt::toy_prompts(10, rng), o),
+                    Catch::Contains("temperature"));
+}
+
 TEST_CASE("PPO raises a simple reward within a few steps while the KL stays bounded", "[ppo_trainer]") {
   GPT<float> sft = pt::tiny_model<float>(21);
   GPT<float> policy = sft;

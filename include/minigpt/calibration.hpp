@@ -16,6 +16,12 @@
 //   ECE         Σ_k (n_k / n) · |acc_k − conf_k|           (expected calibration error)
 //   MCE         max over non-empty bins of |acc_k − conf_k| (maximum calibration error)
 //   Brier       (1/n) Σ_i (c_i − y_i)²
+//   AUROC       P(c_i > c_j) for a right answer i and a wrong one j, ties counting ½ (the
+//               Mann–Whitney statistic): whether confidence RANKS right above wrong, which
+//               abstention needs and calibration does not promise (a model that says 0.6 to
+//               everything while 60% are right is calibrated and useless for abstaining);
+//               0.5 is chance, 1 a threshold that separates them; undefined (NaN) without
+//               both a right and a wrong answer
 //   The reliability diagram draws acc_k against the bin's middle, with n_k beside each bar,
 //   and the diagonal acc = conf that a calibrated model follows.
 //
@@ -44,6 +50,7 @@
 //   bin 0: n 2, conf 0.3, acc 0.5 -> |0.2|;  bin 1: n 2, conf 0.75, acc 1 -> |0.25|
 //   ECE = (2/4)·0.2 + (2/4)·0.25 = 0.225,  MCE = 0.25
 //   Brier = (0.04 + 0.36 + 0.16 + 0.01) / 4 = 0.1425
+//   AUROC = 1: each of the 3 right answers is more confident than the wrong one (3 of 3 pairs)
 //   abstention with t = 0.75 (a wrong answer costs 3): τ = 0: score (3 − 3)/4 = 0;
 //   τ = 0.4: (3 − 0)/4 = 0.75 (the best; coverage 0.75, risk 0); τ = +∞: 0.
 #pragma once
@@ -81,6 +88,7 @@ struct Calibration {
   double accuracy = 0;           // mean y
   double mean_confidence = 0;    // mean c
   double ece = 0, mce = 0, brier = 0;
+  double auroc = std::numeric_limits<double>::quiet_NaN();  // NaN without both a right and a wrong answer
 };
 
 namespace calibration_checks {
@@ -101,9 +109,32 @@ inline Index calibration_bin(double c, Index bins) {
   return std::min<Index>(bins - 1, static_cast<Index>(std::floor(c * static_cast<double>(bins))));
 }
 
-// ECE, MCE, Brier and the reliability bins of confidences c (n) against outcomes y (n; true
-// for right). n may be 0 (every figure 0). Throws ArgumentError for a confidence outside
-// [0, 1] (NaN too), lengths that differ, or bins < 1.
+// AUROC of confidences c (n) for outcomes y (n; true for right), from ranks: sort by c, give
+// tied confidences their mean rank r, then AUROC = (Σ_right r − R(R+1)/2) / (R·W) for R right
+// and W wrong answers. Example: c = [0.1 0.4 0.35 0.8], y = [0 0 1 1] -> 3 of the 4
+// (right, wrong) pairs are ordered right above wrong: 0.75.
+inline double auroc(const std::vector<double>& c, const std::vector<bool>& y) {
+  calibration_checks::same_length(c.size(), y.size(), "auroc");
+  std::vector<std::size_t> order(c.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return c[a] < c[b]; });
+  double rank_sum = 0, right = 0;
+  for (std::size_t i = 0; i < order.size();) {
+    std::size_t j = i;  // [i, j): a run of equal confidences, ranks i + 1 .. j
+    while (j < order.size() && c[order[j]] == c[order[i]]) ++j;
+    const double mean_rank = (static_cast<double>(i + 1) + static_cast<double>(j)) / 2;
+    for (std::size_t k = i; k < j; ++k)
+      if (y[order[k]]) rank_sum += mean_rank, right += 1;
+    i = j;
+  }
+  const double wrong = static_cast<double>(c.size()) - right;
+  if (right == 0 || wrong == 0) return std::numeric_limits<double>::quiet_NaN();
+  return (rank_sum - right * (right + 1) / 2) / (right * wrong);
+}
+
+// ECE, MCE, Brier, AUROC and the reliability bins of confidences c (n) against outcomes y (n;
+// true for right). n may be 0 (every figure 0, AUROC NaN). Throws ArgumentError for a
+// confidence outside [0, 1] (NaN too), lengths that differ, or bins < 1.
 inline Calibration calibration(const std::vector<double>& c, const std::vector<bool>& y, Index bins = 15) {
   calibration_checks::same_length(c.size(), y.size(), "calibration");
   if (bins < 1) throw ArgumentError("calibration: bins must be >= 1, got " + std::to_string(bins));
@@ -136,6 +167,7 @@ inline Calibration calibration(const std::vector<double>& c, const std::vector<b
     out.bins.push_back(b);
   }
   if (N > 0) out.brier /= N, out.accuracy /= N, out.mean_confidence /= N;
+  out.auroc = auroc(c, y);
   return out;
 }
 
@@ -143,7 +175,8 @@ inline Calibration calibration(const std::vector<double>& c, const std::vector<b
 inline nlohmann::ordered_json to_json(const Calibration& cal) {
   nlohmann::ordered_json j{{"count", cal.count},          {"accuracy", cal.accuracy},
                            {"mean_confidence", cal.mean_confidence}, {"ece", cal.ece},
-                           {"mce", cal.mce},              {"brier", cal.brier}};
+                           {"mce", cal.mce},              {"brier", cal.brier},
+                           {"auroc", std::isfinite(cal.auroc) ? nlohmann::ordered_json(cal.auroc) : nlohmann::ordered_json(nullptr)}};
   nlohmann::ordered_json bins = nlohmann::ordered_json::array();
   for (const ReliabilityBin& b : cal.bins)
     bins.push_back({{"lo", b.lo}, {"hi", b.hi}, {"count", b.count}, {"confidence", b.mean_confidence},
@@ -257,18 +290,22 @@ inline nlohmann::ordered_json to_json(const GroupOutcomes& o) {
 }
 
 // Calibrations as a text table, a row per set of answers, named by `names`:
-//     answers scored by                n      acc     conf      ECE    Brier
-//     SFT (chat), P(answer)          399    0.253    0.506    0.256    0.262
+//     answers scored by                n      acc     conf      ECE    Brier    AUROC
+//     SFT (chat), P(answer)          399    0.253    0.506    0.256    0.262    0.750
 inline std::string calibration_table(const std::vector<std::string>& names, const std::vector<Calibration>& cals) {
   if (names.size() != cals.size())
     throw ArgumentError("calibration_table: " + std::to_string(names.size()) + " names for " + std::to_string(cals.size()) +
                         " calibrations");
   char line[200];
-  std::snprintf(line, sizeof line, "  %-44s %5s %8s %8s %8s %8s\n", "answers scored by", "n", "acc", "conf", "ECE", "Brier");
+  std::snprintf(line, sizeof line, "  %-44s %5s %8s %8s %8s %8s %8s\n", "answers scored by", "n", "acc", "conf", "ECE",
+                "Brier", "AUROC");
   std::string out = line;
   for (std::size_t i = 0; i < cals.size(); ++i) {
-    std::snprintf(line, sizeof line, "  %-44s %5lld %8.3f %8.3f %8.3f %8.3f\n", names[i].c_str(),
-                  static_cast<long long>(cals[i].count), cals[i].accuracy, cals[i].mean_confidence, cals[i].ece, cals[i].brier);
+    char auroc[16] = "       -";  // undefined without both a right and a wrong answer
+    if (std::isfinite(cals[i].auroc)) std::snprintf(auroc, sizeof auroc, "%8.3f", cals[i].auroc);
+    std::snprintf(line, sizeof line, "  %-44s %5lld %8.3f %8.3f %8.3f %8.3f %s\n", names[i].c_str(),
+                  static_cast<long long>(cals[i].count), cals[i].accuracy, cals[i].mean_confidence, cals[i].ece,
+                  cals[i].brier, auroc);
     out += line;
   }
   return out;
@@ -412,6 +449,17 @@ inline nlohmann::ordered_json to_json(const Abstention& a) {
           {"answer_all_score", a.curve.front().score},
           {"outcomes_best_tau", to_json(a.at_best)},
           {"outcomes_tau_t", to_json(a.at_t)}};
+}
+
+// An abstention as text: the best τ's line, then the outcomes per group below the best τ and
+// below τ = t (outcome_table), each titled with `name`:
+//   SFT: best tau 0.989: coverage 2.8%, risk 18.2%, score +0.008 (always answering: -0.797)
+inline std::string abstention_text(const std::string& name, const Abstention& a) {
+  char line[200];
+  std::snprintf(line, sizeof line, "  %s: best tau %.3f: coverage %.1f%%, risk %.1f%%, score %+.3f (always answering: %+.3f)\n",
+                name.c_str(), a.best.tau, 100 * a.best.coverage, 100 * a.best.risk, a.best.score, a.curve.front().score);
+  return line + outcome_table(name + ", abstaining below the best tau", a.at_best, a.t) +
+         outcome_table(name + ", abstaining below tau = t", a.at_t, a.t);
 }
 
 // The risk–coverage curve as a picture: risk against coverage, and the score against τ.

@@ -324,6 +324,7 @@ struct HallucinationOptions {
   double ppo_lr = 3e-5, kl_coef = 0.02;
   Index rloo_k = 0;     // > 0: leave-one-out advantages over K answers a prompt, no value head
   double ptx_coef = 0;  // PPO-ptx: weight of the SFT demonstrations' loss in each update (0: off)
+  double temperature = 1.0;  // T of the policy PPO trains (PPOConfig::temperature; TRL's 0.7)
 
   // The target grader's name, "t0.75": the policy's folder is ppo-t0.75.
   std::string target_name() const {
@@ -342,6 +343,7 @@ struct HallucinationOptions {
     p.stop_token = stop;
     p.seed = seed;
     p.ptx_coef = ptx_coef;
+    p.config.temperature = temperature;
     if (rloo_k > 0) p.config.advantage = AdvantageEstimator::leave_one_out, p.config.samples_per_prompt = rloo_k;
     return p;
   }
@@ -352,7 +354,8 @@ struct HallucinationOptions {
             {"kl_coef", kl_coef},
             {"advantage", rloo_k > 0 ? "leave_one_out" : "gae"},
             {"samples_per_prompt", rloo_k > 0 ? rloo_k : 1},
-            {"ptx_coef", ptx_coef}};
+            {"ptx_coef", ptx_coef},
+            {"temperature", temperature}};
   }
 };
 

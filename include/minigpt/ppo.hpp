@@ -101,6 +101,11 @@ struct PPOConfig {
   Index samples_per_prompt = 4;   // K of leave_one_out (ignored by gae)
   bool whiten_advantages = true;  // leave_one_out: whiten the answers' advantages over the batch
                                   // (TRL's RLOO normalize_advantage); gae always whitens
+  // T of the policy PPO trains: answers are drawn from softmax(logits / T), and every log-
+  // probability, entropy and KL is read from that distribution, the reference's too (TRL's
+  // `temperature`, 0.7 in its PPOConfig). 1 is the model's own distribution; below 1 PPO
+  // optimises the sharper policy that greedy answers come closer to.
+  double temperature = 1.0;
 
   void validate() const {
     auto bad = [](const std::string& what) { throw ArgumentError("PPO config: " + what); };
@@ -113,6 +118,7 @@ struct PPOConfig {
     if (num_ppo_epochs < 1) bad("num_ppo_epochs must be >= 1");
     if (!(kl_target > 0) || !std::isfinite(kl_target)) bad("kl_target must be > 0");
     if (!(kl_horizon > 0) || !std::isfinite(kl_horizon)) bad("kl_horizon must be > 0");
+    if (!(temperature > 0) || !std::isfinite(temperature)) bad("temperature must be a finite number > 0");
     if (advantage == AdvantageEstimator::leave_one_out && samples_per_prompt < 2)
       bad("samples_per_prompt must be >= 2 for leave-one-out advantages (the others are the baseline)");
   }

@@ -4,9 +4,11 @@
 // frozen copy of it stays behind as the reference π_ref. Each PPO step
 //
 //   1. rollouts   B prompts; the policy samples an answer to each from its full distribution
-//                 (temperature 1, no top-k, no top-p: the log-probabilities PPO uses are of
-//                 the distribution the tokens were drawn from), until the stop token or
-//                 max_new_tokens; an answer without the stop token has not ended;
+//                 (no top-k, no top-p: the log-probabilities PPO uses are of the distribution
+//                 the tokens were drawn from; at config.temperature T, 1 by default, that
+//                 distribution is softmax(logits / T) everywhere below, the reference's too),
+//                 until the stop token or max_new_tokens; an answer without the stop token
+//                 has not ended;
 //   2. scores     score[b] = reward(prompt, answer) — the reward model, or any grader — and,
 //                 when given, gold(prompt, answer), only reported (the labeler's verdict);
 //   3. old numbers one forward pass over prompt + answer: logπ_old[b,t] and the value
@@ -183,6 +185,15 @@ inline ResponseBatch pack_responses(const std::vector<std::vector<TokenId>>& pro
 
 // ---- one forward pass over prompt + answer ----
 
+namespace detail {
+// logits / T (B·Tseq, V) when T != 1; empty at T = 1, where the logits are read as they are.
+template <typename S>
+Matrix<S> tempered_logits(const GPTActivations<S>& a, double temperature) {
+  if (temperature == 1.0) return Matrix<S>();
+  return a.logits.matrix() * static_cast<S>(1.0 / temperature);
+}
+}  // namespace detail
+
 template <typename S>
 struct ResponseNumbers {
   Matrix<S> logprobs;  // (B, T): log π(answer token t | prompt, tokens before)
@@ -190,17 +201,21 @@ struct ResponseNumbers {
   Matrix<S> entropy;   // (B, T): the entropy of the distribution token t was drawn from
 };
 
-// The answer tokens' log-probabilities (and values, entropies) from one forward pass:
-//   logπ[b,t] = log softmax(logits[b, P_b + t − 1])[answer_b[t]]      (loss.hpp)
+// The answer tokens' log-probabilities (and values, entropies) from one forward pass, at
+// temperature T:
+//   logπ[b,t] = log softmax(logits[b, P_b + t − 1] / T)[answer_b[t]]      (loss.hpp)
 //   V[b,t]    = head(hidden[b, P_b + t − 1])
 // training = true keeps the activations for ppo_loss_and_backward's backward.
 template <typename S>
 ResponseNumbers<S> response_numbers(const GPT<S>& model, GPTActivations<S>& a, const ResponseBatch& batch,
-                                    const ValueHead<S>* head = nullptr, bool training = false, bool entropy = false) {
+                                    const ValueHead<S>* head = nullptr, bool training = false, bool entropy = false,
+                                    double temperature = 1.0) {
   ForwardOptions<S> opt;
   opt.training = training;
-  const Tensor<S>& logits = model.forward(a, batch.ids, batch.B, batch.Tseq, opt);  // (B, Tseq, V)
-  const std::vector<S> lp = token_log_probs<S>(logits.matrix(), batch.next.data());
+  model.forward(a, batch.ids, batch.B, batch.Tseq, opt);  // (B, Tseq, V)
+  const Matrix<S> tempered = detail::tempered_logits(a, temperature);
+  const ConstMatrixRef<S> logits = temperature == 1.0 ? ConstMatrixRef<S>(a.logits.matrix()) : ConstMatrixRef<S>(tempered);
+  const std::vector<S> lp = token_log_probs<S>(logits, batch.next.data());
   const ConstMatrixMap<S> per_position(lp.data(), batch.B, batch.Tseq);
   ResponseNumbers<S> out;
   out.logprobs = gather_response<S>(per_position, batch.prompt_lengths, batch.lengths, batch.T);
@@ -210,7 +225,7 @@ ResponseNumbers<S> response_numbers(const GPT<S>& model, GPTActivations<S>& a, c
                                     batch.lengths, batch.T);
   }
   if (entropy) {
-    const std::vector<S> h = token_entropy<S>(logits.matrix());
+    const std::vector<S> h = token_entropy<S>(logits);
     out.entropy = gather_response<S>(ConstMatrixMap<S>(h.data(), batch.B, batch.Tseq), batch.prompt_lengths,
                                      batch.lengths, batch.T);
   }
@@ -248,7 +263,8 @@ PPOLossResult<S> ppo_loss_and_backward(const GPT<S>& policy, GPTActivations<S>& 
     throw ArgumentError("ppo_loss_and_backward: give both gradient buffers (policy and value head) or neither");
   const bool backward = grads != nullptr;
   const bool with_value = config.advantage == AdvantageEstimator::gae;  // RLOO has no value head
-  const ResponseNumbers<S> now = response_numbers(policy, a, batch, with_value ? &head : nullptr, backward);
+  const ResponseNumbers<S> now =
+      response_numbers(policy, a, batch, with_value ? &head : nullptr, backward, false, config.temperature);
   const S eps = static_cast<S>(config.cliprange), eps_v = static_cast<S>(config.cliprange_value);
   const S c_v = static_cast<S>(config.vf_coef);
   const PolicyLoss<S> pg = policy_loss(now.logprobs, targets.old_logprobs, targets.advantages, batch.lengths, eps);
@@ -263,13 +279,19 @@ PPOLossResult<S> ppo_loss_and_backward(const GPT<S>& policy, GPTActivations<S>& 
   r.approxkl = pg.approxkl;
   if (!backward) return r;
 
-  // d logπ -> per position -> dlogits
+  // d logπ -> per position -> dlogits (the forward read logits / T: dlogits = d(logits / T) / T)
   Matrix<S> d_logprobs, d_values;
   policy_loss_backward(d_logprobs, now.logprobs, targets.old_logprobs, targets.advantages, batch.lengths, eps);
   const Matrix<S> dlp = scatter_response(d_logprobs, batch.prompt_lengths, batch.lengths, batch.Tseq);  // (B, Tseq)
   const Index N = batch.B * batch.Tseq;
   a.dlogits.resize(N, policy.config().vocab_size);
-  token_log_probs_backward<S>(a.dlogits, dlp.data(), a.logits.matrix(), batch.next.data());
+  if (config.temperature == 1.0) {
+    token_log_probs_backward<S>(a.dlogits, dlp.data(), a.logits.matrix(), batch.next.data());
+  } else {
+    const Matrix<S> tempered = detail::tempered_logits(a, config.temperature);
+    token_log_probs_backward<S>(a.dlogits, dlp.data(), tempered, batch.next.data());
+    a.dlogits *= static_cast<S>(1.0 / config.temperature);
+  }
   if (!with_value) {
     policy.backward(a, *grads, a.dlogits);
     return r;
@@ -284,16 +306,22 @@ PPOLossResult<S> ppo_loss_and_backward(const GPT<S>& policy, GPTActivations<S>& 
 
 // ---- sampling the answers ----
 
-// Samples an answer to each prompt from the model's full distribution (temperature 1), one
-// token at a time with a KV cache, until stop_token (kept) or max_new_tokens; records each
-// token's log-probability under the distribution it was drawn from. Prompts of equal length
-// are sampled together. Every prompt must leave room for max_new_tokens in the block.
+// Samples an answer to each prompt from the model's full distribution at temperature T
+// (softmax(logits / T); no top-k, no top-p), one token at a time with a KV cache, until
+// stop_token (kept) or max_new_tokens; records each token's log-probability under the
+// distribution it was drawn from. Prompts of equal length are sampled together. Every prompt
+// must leave room for max_new_tokens in the block.
 template <typename S>
 std::vector<std::vector<TokenId>> sample_answers(const GPT<S>& model, const std::vector<std::vector<TokenId>>& prompts,
                                                  Index max_new_tokens, TokenId stop_token, Rng& rng,
-                                                 std::vector<std::vector<double>>* logprobs = nullptr) {
+                                                 std::vector<std::vector<double>>* logprobs = nullptr,
+                                                 double temperature = 1.0) {
   const GPTConfig& c = model.config();
   if (max_new_tokens < 1) throw ArgumentError("sample_answers: max_new_tokens must be >= 1");
+  if (!(temperature > 0) || !std::isfinite(temperature))
+    throw ArgumentError("sample_answers: the temperature must be a finite number > 0");
+  SamplingOptions sampling;
+  sampling.temperature = temperature;
   if (stop_token < 0 || stop_token >= c.vocab_size)
     throw ArgumentError("sample_answers: the stop token " + std::to_string(stop_token) + " is outside the vocabulary 0.." +
                         std::to_string(c.vocab_size - 1));
@@ -328,13 +356,14 @@ std::vector<std::vector<TokenId>> sample_answers(const GPT<S>& model, const std:
         const auto bi = static_cast<std::size_t>(b);
         if (stopped[bi]) continue;
         const S* row = logits->data() + b * V;
-        next[bi] = sample(row, V, SamplingOptions{}, rng);  // the full distribution
+        next[bi] = sample(row, V, sampling, rng);  // the full distribution at T
         out[rows[bi]].push_back(next[bi]);
         if (logprobs != nullptr) {
-          double max = static_cast<double>(row[0]), sum = 0;  // log softmax(row)[next], in double
-          for (Index v = 1; v < V; ++v) max = std::max(max, static_cast<double>(row[v]));
-          for (Index v = 0; v < V; ++v) sum += std::exp(static_cast<double>(row[v]) - max);
-          (*logprobs)[rows[bi]].push_back(static_cast<double>(row[next[bi]]) - max - std::log(sum));
+          auto z = [&](Index v) { return static_cast<double>(row[v]) / temperature; };
+          double max = z(0), sum = 0;  // log softmax(row / T)[next], in double
+          for (Index v = 1; v < V; ++v) max = std::max(max, z(v));
+          for (Index v = 0; v < V; ++v) sum += std::exp(z(v) - max);
+          (*logprobs)[rows[bi]].push_back(z(next[bi]) - max - std::log(sum));
         }
         stopped[bi] = next[bi] == stop_token;
       }
@@ -540,7 +569,8 @@ class PPOTrainer {
       for (Index k = 0; k < K; ++k) r.prompts.push_back(prompts_[p]);
     }
     // 1. answers from the full distribution, cut at the stop token
-    r.answers = sample_answers(policy_, r.prompts, options_.max_new_tokens, options_.stop_token, rng_);
+    const double T = options_.config.temperature;
+    r.answers = sample_answers(policy_, r.prompts, options_.max_new_tokens, options_.stop_token, rng_, nullptr, T);
     r.cut = cut_responses(r.answers, options_.stop_token);
     r.batch = pack_responses(r.prompts, r.answers, policy_.config());
     // 2. scores
@@ -555,11 +585,11 @@ class PPOTrainer {
     }
     // 3. the old policy's numbers and the reference's
     GPTActivations<S> a;
-    const ResponseNumbers<S> now = response_numbers(policy_, a, r.batch, K == 1 ? &head_ : nullptr, false, true);
+    const ResponseNumbers<S> now = response_numbers(policy_, a, r.batch, K == 1 ? &head_ : nullptr, false, true, T);
     r.logprobs = now.logprobs;
     r.values = K == 1 ? now.values : Matrix<S>::Zero(r.batch.B, r.batch.T);
     r.entropy = now.entropy;
-    r.ref_logprobs = response_numbers(reference_, a, r.batch).logprobs;
+    r.ref_logprobs = response_numbers<S>(reference_, a, r.batch, nullptr, false, false, T).logprobs;
     // 4. rewards: the score at the last token, −β·KL at every token
     r.kl_coef = kl_.value();
     r.rewards = kl_penalty_rewards(r.scores, r.logprobs, r.ref_logprobs, r.batch.lengths, static_cast<S>(r.kl_coef),
