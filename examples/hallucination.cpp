@@ -8,7 +8,7 @@
 // pre-training mentions its person; data/world.json; the base, sft and reward models):
 //   1. calibration (보정): the base model asked the pre-training way (the cloze "Mina Park lives
 //      in"), the SFT model in the chat format; each answer scored by its own probability (the
-//      SFT's also by self-consistency over --samples answers); ECE, reliability diagrams;
+//      SFT's also by self-consistency over --samples answers); ECE, AUROC, reliability diagrams;
 //   2. singletons: per mention group (never, once, 2-3, 4+) the share right, wrong
 //      (hallucinated), "I don't know" and off-format, beside the singleton rate of the text;
 //   3. grading decides behaviour: three PPO policies trained from the SFT model on the "rl"
@@ -16,11 +16,11 @@
 //      target t (right 1, wrong -t/(1-t), "I don't know" 0) and the recipe's reward model
 //      (DIR/reward; skipped when the folder is not there); each asked the held-out questions:
 //      outcomes per mention group, and every policy's score under every grader;
-//   4. abstention at inference: the SFT model answers only when its confidence >= tau, else
-//      "I don't know"; the risk-coverage curve, and the tau that maximises the t = 0.75 score.
+//   4. abstention at inference: the SFT model (and the base model's cloze) answers only when
+//      its confidence >= tau, else "I don't know"; risk-coverage, the best tau for the t-score.
 // Writes OUT/report.json (every figure), reliability.svg, reliability_ppo.svg (after PPO),
-// risk_coverage.svg (numbers beside each as .json), answers.jsonl (every answer, grade and
-// confidence), the PPO policies' model folders (ppo-binary, ppo-t0.75, ppo-rm); prints tables.
+// risk_coverage.svg, risk_coverage_base.svg (numbers beside each as .json), answers.jsonl,
+// the PPO policies' model folders (ppo-binary, ppo-t0.75, ppo-rm); prints tables.
 #include <minigpt/minigpt.hpp>
 
 #include <CLI/CLI.hpp>
@@ -30,9 +30,7 @@
 #include <iostream>
 #include <optional>
 #include <stdexcept>
-#include <string>
 #include <unistd.h>
-#include <vector>
 
 using namespace minigpt;
 
