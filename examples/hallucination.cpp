@@ -62,6 +62,7 @@ int main(int argc, char** argv) {
   app.add_option("--kl-coef", o.kl_coef, "PPO's β, the KL leash to the SFT model")->check(CLI::Range(0.0, 10.0))->capture_default_str();
   app.add_option("--temperature", o.temperature, "T of the policy PPO trains: rollouts from softmax(logits / T)")
       ->check(CLI::Range(0.05, 10.0))->capture_default_str();
+  app.add_flag("--skip-equal-scores", o.skip_equal_scores, "no PPO update from a batch whose scores are all equal");
   try {
     app.parse(argc, argv);
     if (recipe.empty() || out.empty()) throw CLI::ValidationError("--recipe DIR and --out DIR are required");

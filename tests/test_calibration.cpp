@@ -348,6 +348,15 @@ TEST_CASE("Experiment 3's settings, graders, score table and targets", "[calibra
   CHECK(p.config.advantage == AdvantageEstimator::leave_one_out);
   CHECK(p.config.samples_per_prompt == 4);
   CHECK(o.ppo_json()["samples_per_prompt"] == 4);
+  CHECK(p.config.temperature == 1.0);  // the model's own distribution, and every batch updates
+  CHECK_FALSE(p.skip_equal_scores);
+  o.temperature = 0.7;
+  o.skip_equal_scores = true;
+  p = o.ppo(7);
+  CHECK(p.config.temperature == 0.7);
+  CHECK(p.skip_equal_scores);
+  CHECK(o.ppo_json()["temperature"] == 0.7);
+  CHECK(o.ppo_json()["skip_equal_scores"] == true);
 
   // The graders: binary and the confidence target named by t; the reward model only when given.
   const CharTokenizer tok = CharTokenizer::from_text("Q: Who?\nA: Busan Jeju I don't know.\n");

@@ -326,6 +326,42 @@ TEST_CASE("PPO at a temperature: every log-probability is of softmax(logits / T)
                     Catch::Contains("temperature"));
 }
 
+TEST_CASE("PPO skips a batch whose scores are all equal only when told to", "[ppo_trainer]") {
+  Rng rng(41);
+  const auto prompts = pt::toy_prompts(10, rng);
+  const RewardFunction constant = [](const std::vector<TokenId>&, const std::vector<TokenId>&) { return 0.5; };
+  const GPT<float> sft = pt::tiny_model<float>(42, 16, 5.0);
+  auto weights_moved = [&](const GPT<float>& policy) {
+    return (policy.parameters().flat() - sft.parameters().flat()).abs().maxCoeff() > 0.0f;
+  };
+  // One score for every answer: with the option, no step updates and each says so.
+  PPOOptions o = pt::toy_options();
+  o.steps = 3;
+  o.skip_equal_scores = true;
+  GPT<float> skipping = sft;
+  const PPOHistory h = run_ppo(skipping, sft, constant, {}, prompts, o);
+  REQUIRE(h.steps.size() == 3);
+  for (const PPOStepStats& st : h.steps) {
+    CHECK(st.skipped);
+    CHECK(st.mean_score == Approx(0.5));
+    CHECK(st.clipfrac == 0.0);
+  }
+  CHECK_FALSE(weights_moved(skipping));
+  CHECK(h.to_json()["steps"][0]["skipped"].get<double>() == 1.0);
+  // Without it (TRL's way) the same batches still move the policy: whitened noise.
+  o.skip_equal_scores = false;
+  GPT<float> updating = sft;
+  const PPOHistory h2 = run_ppo(updating, sft, constant, {}, prompts, o);
+  CHECK_FALSE(h2.steps[0].skipped);
+  CHECK(weights_moved(updating));
+  // Scores that differ are never skipped.
+  o.skip_equal_scores = true;
+  GPT<float> learning = sft;
+  const PPOHistory h3 = run_ppo(learning, sft, pt::liked_share, {}, prompts, o);
+  for (const PPOStepStats& st : h3.steps) CHECK_FALSE(st.skipped);
+  CHECK(weights_moved(learning));
+}
+
 TEST_CASE("PPO raises a simple reward within a few steps while the KL stays bounded", "[ppo_trainer]") {
   GPT<float> sft = pt::tiny_model<float>(21);
   GPT<float> policy = sft;

@@ -325,6 +325,7 @@ struct HallucinationOptions {
   Index rloo_k = 0;     // > 0: leave-one-out advantages over K answers a prompt, no value head
   double ptx_coef = 0;  // PPO-ptx: weight of the SFT demonstrations' loss in each update (0: off)
   double temperature = 1.0;  // T of the policy PPO trains (PPOConfig::temperature; TRL's 0.7)
+  bool skip_equal_scores = false;  // no update from a batch whose scores are all equal (PPOOptions)
 
   // The target grader's name, "t0.75": the policy's folder is ppo-t0.75.
   std::string target_name() const {
@@ -344,6 +345,7 @@ struct HallucinationOptions {
     p.seed = seed;
     p.ptx_coef = ptx_coef;
     p.config.temperature = temperature;
+    p.skip_equal_scores = skip_equal_scores;
     if (rloo_k > 0) p.config.advantage = AdvantageEstimator::leave_one_out, p.config.samples_per_prompt = rloo_k;
     return p;
   }
@@ -355,7 +357,8 @@ struct HallucinationOptions {
             {"advantage", rloo_k > 0 ? "leave_one_out" : "gae"},
             {"samples_per_prompt", rloo_k > 0 ? rloo_k : 1},
             {"ptx_coef", ptx_coef},
-            {"temperature", temperature}};
+            {"temperature", temperature},
+            {"skip_equal_scores", skip_equal_scores}};
   }
 };
 

@@ -22,6 +22,7 @@
 //                 minibatch: a training forward, loss = pg + c_v·vf (the clipped surrogate
 //                 and the clipped value loss of ppo.hpp), one backward through the model,
 //                 the gradient clipped to max_grad_norm, one AdamW step
+//                 (none when options.skip_equal_scores and every score of the batch is equal)
 //   7. β          the KL controller sees the batch's mean KL per answer (fixed or adaptive)
 //
 // PPO-ptx (InstructGPT, Ouyang et al. 2022, eq. 2: "+ γ E_{x∼D_pretrain}[log π(x)]"): with
@@ -392,6 +393,13 @@ struct PPOOptions {
   double missing_eos_penalty = 0;   // TRL's: subtracted from the score of an answer that never ended
   double ptx_coef = 0;              // InstructGPT's γ of PPO-ptx: the demonstrations' loss weight
                                     // in each update (0: off; > 0 needs PPOTrainer::mix_in)
+  // A step whose rollouts all score the same makes no update (DAPO's dynamic sampling, Yu et
+  // al. 2025, drops prompts whose answers all score alike; this drops such a batch). Such a
+  // batch says nothing about the reward: its advantages are the KL penalty and the value
+  // head's errors, which whitening scales up to unit size, and a policy that gives one answer
+  // to everything (every score 0) then drifts on that noise. Off by default (TRL updates on
+  // every batch); the step reports skipped = 1.
+  bool skip_equal_scores = false;
   std::uint64_t seed = 1234;        // prompts' order and every sampled token
 
   void validate(const GPTConfig& model) const {
@@ -438,6 +446,7 @@ struct PPOStepStats {
   double value_clipfrac = 0;   //                                                   [val/clipfrac_avg]
   double approxkl = 0;         // ½ mean (logπ_new − logπ_old)²: how far each update went [policy/approxkl_avg]
   double ptx_loss = std::numeric_limits<double>::quiet_NaN();  // PPO-ptx: the demonstrations' loss; NaN when off
+  bool skipped = false;        // no update: every score equal and options.skip_equal_scores
   double seconds = 0;          // wall time of the step
 };
 
@@ -459,6 +468,7 @@ void for_each_ppo_stat(F&& visit) {
   visit("value_clipfrac", [](const PPOStepStats& s) { return s.value_clipfrac; });
   visit("approxkl", [](const PPOStepStats& s) { return s.approxkl; });
   visit("ptx_loss", [](const PPOStepStats& s) { return s.ptx_loss; });
+  visit("skipped", [](const PPOStepStats& s) { return s.skipped ? 1.0 : 0.0; });
   visit("seconds", [](const PPOStepStats& s) { return s.seconds; });
 }
 
@@ -613,7 +623,9 @@ class PPOTrainer {
     const Index B = r.batch.B, mb = options_.mini_batch_size;
     Index updates = 0;
     GPTActivations<S> a;
-    for (Index epoch = 0; epoch < options_.config.num_ppo_epochs; ++epoch) {
+    // ... none when every score is the same and the options say to skip such a batch
+    s.skipped = options_.skip_equal_scores && r.scores.maxCoeff() == r.scores.minCoeff();
+    for (Index epoch = 0; epoch < (s.skipped ? 0 : options_.config.num_ppo_epochs); ++epoch) {
       std::vector<Index> order(static_cast<std::size_t>(B));
       std::iota(order.begin(), order.end(), Index(0));
       shuffle(order, rng_);
@@ -629,8 +641,8 @@ class PPOTrainer {
       }
     }
     for (double* x : {&s.policy_loss, &s.value_loss, &s.clipfrac, &s.value_clipfrac, &s.approxkl})
-      *x /= static_cast<double>(updates);
-    if (options_.ptx_coef > 0) s.ptx_loss = ptx_sum_ / static_cast<double>(updates);
+      *x /= static_cast<double>(std::max<Index>(updates, 1));
+    if (options_.ptx_coef > 0 && updates > 0) s.ptx_loss = ptx_sum_ / static_cast<double>(updates);
     ptx_sum_ = 0;
     // 7. β follows the KL (adaptive), or stays
     kl_.update(s.mean_kl, B);
