@@ -187,11 +187,13 @@ inline ResponseBatch pack_responses(const std::vector<std::vector<TokenId>>& pro
 // ---- one forward pass over prompt + answer ----
 
 namespace detail {
-// logits / T (B·Tseq, V) when T != 1; empty at T = 1, where the logits are read as they are.
+// The logits (B·Tseq, V) of the last forward pass read at temperature T: the activations' own
+// at T = 1 (no copy), else logits / T, kept in `storage`.
 template <typename S>
-Matrix<S> tempered_logits(const GPTActivations<S>& a, double temperature) {
-  if (temperature == 1.0) return Matrix<S>();
-  return a.logits.matrix() * static_cast<S>(1.0 / temperature);
+ConstMatrixRef<S> logits_at(const GPTActivations<S>& a, double temperature, Matrix<S>& storage) {
+  if (temperature == 1.0) return a.logits.matrix();
+  storage = a.logits.matrix() * static_cast<S>(1.0 / temperature);
+  return storage;
 }
 }  // namespace detail
 
@@ -214,8 +216,8 @@ ResponseNumbers<S> response_numbers(const GPT<S>& model, GPTActivations<S>& a, c
   ForwardOptions<S> opt;
   opt.training = training;
   model.forward(a, batch.ids, batch.B, batch.Tseq, opt);  // (B, Tseq, V)
-  const Matrix<S> tempered = detail::tempered_logits(a, temperature);
-  const ConstMatrixRef<S> logits = temperature == 1.0 ? ConstMatrixRef<S>(a.logits.matrix()) : ConstMatrixRef<S>(tempered);
+  Matrix<S> tempered;
+  const ConstMatrixRef<S> logits = detail::logits_at(a, temperature, tempered);
   const std::vector<S> lp = token_log_probs<S>(logits, batch.next.data());
   const ConstMatrixMap<S> per_position(lp.data(), batch.B, batch.Tseq);
   ResponseNumbers<S> out;
@@ -286,13 +288,9 @@ PPOLossResult<S> ppo_loss_and_backward(const GPT<S>& policy, GPTActivations<S>& 
   const Matrix<S> dlp = scatter_response(d_logprobs, batch.prompt_lengths, batch.lengths, batch.Tseq);  // (B, Tseq)
   const Index N = batch.B * batch.Tseq;
   a.dlogits.resize(N, policy.config().vocab_size);
-  if (config.temperature == 1.0) {
-    token_log_probs_backward<S>(a.dlogits, dlp.data(), a.logits.matrix(), batch.next.data());
-  } else {
-    const Matrix<S> tempered = detail::tempered_logits(a, config.temperature);
-    token_log_probs_backward<S>(a.dlogits, dlp.data(), tempered, batch.next.data());
-    a.dlogits *= static_cast<S>(1.0 / config.temperature);
-  }
+  Matrix<S> tempered;
+  token_log_probs_backward<S>(a.dlogits, dlp.data(), detail::logits_at(a, config.temperature, tempered), batch.next.data());
+  if (config.temperature != 1.0) a.dlogits *= static_cast<S>(1.0 / config.temperature);
   if (!with_value) {
     policy.backward(a, *grads, a.dlogits);
     return r;
