@@ -81,25 +81,15 @@ int main(int argc, char** argv) {
     GPT<float> base(GPTConfig::make(o.n_layer, o.n_head, o.n_embd, o.block_size, tok.vocab_size()));
     if (reuse >= 1) {
       base = load_model<float>(out + "/base");
-    } else {
+    } else {  // the existing trainer (AdamW, warm-up, cosine decay); saves out/base
       std::printf("step 1: pre-training on %zu characters\n", world.pretrain_text().size());
-      TrainOptions t;
-      t.batch_size = o.pretrain_batch;
-      t.block_size = o.block_size;
-      t.max_iters = o.pretrain_steps;
-      t.lr = {o.pretrain_lr, o.pretrain_lr / 10, std::min<Index>(100, o.pretrain_steps / 10), o.pretrain_steps};
-      t.seed = o.seed;
-      Trainer<float> trainer(base.config(), t, {tok.encode(world.pretrain_text()), tok.encode(world.validation_text())});
       ProgressBar bar(std::cerr, o.pretrain_steps, tty);
-      while (!trainer.done()) {
-        const StepResult r = trainer.train_step();
+      RecipeStep<float> step = run_pretraining_step<float>(world, tok, o, out, [&](const StepResult& r) {
         bar.update(r.step, r.loss, r.tokens);
-      }
+      });
       bar.finish();
-      const EvalPoint e = trainer.evaluate();
-      report["base"] = {{"train_loss", e.train_loss}, {"val_loss", e.val_loss}};
-      base = trainer.model();
-      save_model_folder(base, tok, out + "/base");
+      report["base"] = step.report;
+      base = std::move(step.model);
     }
     const std::vector<std::string> base_answers = answers_of(base);
     const AnswerReport base_report = grade_answers(eval, base_answers);
@@ -110,34 +100,13 @@ int main(int argc, char** argv) {
     GPT<float> sft = base;
     if (reuse >= 2) {
       sft = load_model<float>(out + "/sft");
-    } else {
-      const SFTData demos = encode_sft(tok, read_sft_jsonl(out + "/data/sft.jsonl", {&tok, o.block_size}), o.block_size);
-      std::vector<SFTExample> held_out;  // the demonstrator's answers to the held-out questions
-      for (const Question& q : world.questions_in(Split::eval)) held_out.push_back({q.prompt, world.demonstration(q)});
-      const SFTData eval_demos = encode_sft(tok, held_out, o.block_size);
-      SFTOptions so;
-      so.batch_size = o.sft_batch;
-      so.steps = o.sft_steps;
-      so.lr = {o.sft_lr, o.sft_lr / 10, std::min<Index>(20, o.sft_steps / 10), o.sft_steps};
-      so.seed = o.seed + 1;
-      std::printf("step 2: SFT on %zu demonstrations\n", demos.size());
-      SFTTrainer<float> trainer(base, demos, so);
-      std::vector<double> eval_steps{0}, eval_loss{trainer.loss_on(eval_demos)};
+    } else {  // the loss on the answer tokens only; saves out/sft and out/sft_loss.svg
+      std::printf("step 2: SFT on %zu demonstrations\n", world.sft_examples().size());
       ProgressBar bar(std::cerr, o.sft_steps, tty, 50);
-      while (!trainer.done()) {
-        const double loss = trainer.step();
-        bar.update(trainer.step_count(), loss, 0);
-        if (trainer.step_count() % o.eval_every == 0 || trainer.done()) {
-          eval_steps.push_back(static_cast<double>(trainer.step_count()));
-          eval_loss.push_back(trainer.loss_on(eval_demos));
-        }
-      }
+      RecipeStep<float> step = run_sft_step(base, tok, world, o, out, [&](Index i, double loss) { bar.update(i, loss, 0); });
       bar.finish();
-      chart::save(sft_loss_figure(trainer.losses(), eval_steps, eval_loss), out + "/sft_loss.svg", out + "/sft_loss.json");
-      report["sft"] = {{"demonstrations", demos.size()}, {"final_train_loss", trainer.losses().back()},
-                       {"heldout_loss_before", eval_loss.front()}, {"heldout_loss_after", eval_loss.back()}};
-      sft = trainer.model();
-      save_model_folder(sft, tok, out + "/sft");
+      report["sft"] = step.report;
+      sft = std::move(step.model);
     }
     const std::vector<std::string> sft_answers = answers_of(sft);
     const AnswerReport sft_report = grade_answers(eval, sft_answers);

@@ -5,7 +5,8 @@
 //   hallucination --recipe DIR --out OUT
 //
 // DIR is what chatgpt_recipe wrote (data/eval.jsonl: held-out questions, each with how often
-// pre-training mentions its person; data/world.json; the base, sft and reward models):
+// pre-training mentions its person; data/world.json; the base, sft and reward models); given
+// an empty or missing DIR, the program first runs the recipe's steps 1 to 3 into it (--seed):
 //   1. calibration (보정): the base model asked the pre-training way (the cloze "Mina Park lives
 //      in"), the SFT model in the chat format; each answer scored by its own probability (the
 //      SFT's also by self-consistency over --samples answers); ECE, AUROC, reliability diagrams;
@@ -22,6 +23,7 @@
 // risk_coverage.svg, risk_coverage_base.svg (numbers beside each as .json), answers.jsonl,
 // the PPO policies' model folders (ppo-binary, ppo-t0.75, ppo-rm); prints tables.
 #include <minigpt/minigpt.hpp>
+#include <minigpt/package_data.hpp>
 
 #include <CLI/CLI.hpp>
 
@@ -42,14 +44,14 @@ int main(int argc, char** argv) {
   CLI::App app{"Measure calibration, singleton errors, graders and abstention on the recipe's models."};
   std::string recipe, out;
   HallucinationOptions o;
-  app.add_option("--recipe", recipe, "the folder chatgpt_recipe wrote (data/, base/, sft/) (required)");
+  app.add_option("--recipe", recipe, "the folder chatgpt_recipe wrote (data/, base/, sft/), or an empty one to make (required)");
   app.add_option("--out", out, "folder for report.json, the pictures and answers.jsonl (required)");
   app.add_option("--samples", o.samples, "sampled answers per question for self-consistency (0: none)")
       ->check(CLI::Range(Index(0), Index(1000)))->capture_default_str();
   app.add_option("--limit", o.limit, "ask only the first N held-out questions (0: all)")->check(CLI::Range(Index(0), Index(1000000)));
   app.add_option("--target", o.target, "the confidence target t of experiments 3 and 4")
       ->check(CLI::Range(0.0, 0.99))->capture_default_str();
-  app.add_option("--seed", o.seed, "seed of the sampled answers and of PPO")->capture_default_str();
+  app.add_option("--seed", o.seed, "seed of the sampled answers and of PPO (and of the recipe, when DIR is empty)")->capture_default_str();
   app.add_option("--ppo-steps", o.ppo_steps, "PPO steps per policy in experiment 3 (0: skip it)")
       ->check(CLI::Range(Index(0), Index(100000)))->capture_default_str();
   app.add_option("--ppo-batch", o.ppo_batch, "PPO rollouts per step (below 8, or a multiple of 8)")
@@ -62,6 +64,8 @@ int main(int argc, char** argv) {
   app.add_option("--kl-coef", o.kl_coef, "PPO's β, the KL leash to the SFT model")->check(CLI::Range(0.0, 10.0))->capture_default_str();
   app.add_option("--temperature", o.temperature, "T of the policy PPO trains: rollouts from softmax(logits / T)")
       ->check(CLI::Range(0.05, 10.0))->capture_default_str();
+  bool quick_recipe = false;
+  app.add_flag("--quick-recipe", quick_recipe, "when DIR is empty: the recipe at chatgpt_recipe's --quick sizes (for tests)");
   app.add_flag("--skip-equal-scores", o.skip_equal_scores, "no PPO update from a batch whose scores are all equal");
   try {
     app.parse(argc, argv);
@@ -78,8 +82,9 @@ int main(int argc, char** argv) {
 
   try {
     // ---- 2. the questions, and how often the pre-training text mentions everyone ----
-    if (!std::filesystem::exists(recipe + "/data/eval.jsonl"))
-      throw std::runtime_error(recipe + "/data/eval.jsonl is missing: make the folder with chatgpt_recipe --out " + recipe + " first");
+    RecipeOptions recipe_options = quick_recipe ? RecipeOptions::quick() : RecipeOptions{};
+    recipe_options.seed = o.seed;  // used only when DIR is empty: the recipe's steps 1 to 3 run into it first
+    ensure_recipe_folder<float>(recipe, recipe_options, package_data("tinyshakespeare.txt", MINIGPT_PACKAGE_DATA), std::cerr, isatty(2) != 0);
     std::vector<EvalExample> rows = read_eval_jsonl(recipe + "/data/eval.jsonl");
     if (o.limit > 0 && static_cast<Index>(rows.size()) > o.limit) rows.resize(static_cast<std::size_t>(o.limit));
     const double t = o.target;

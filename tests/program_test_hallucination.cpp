@@ -137,11 +137,51 @@ TEST_CASE("hallucination answers bad flags and bad folders with one line", "[pro
   const test::Run batch = test::run_program("hallucination", "--recipe x --out y --ppo-batch 12");
   CHECK(batch.status == 2);
   CHECK_THAT(batch.out, Contains("--ppo-batch"));
-  const std::string empty = test::temp_dir("hallucination_empty");
-  const test::Run missing = test::run_program("hallucination", "--recipe " + empty + " --out " + empty + "/o");
+  // A folder that is neither a recipe's nor empty is refused, and left as it was.
+  const std::string other = test::temp_dir("hallucination_other");
+  detail::write_file_atomic(other + "/notes.txt", "mine\n");
+  const test::Run missing = test::run_program("hallucination", "--recipe " + other + " --out " + other + "/o");
   CHECK(missing.status == 1);
-  CHECK_THAT(missing.out, Contains("eval.jsonl is missing") && Contains("chatgpt_recipe --out"));
+  CHECK_THAT(missing.out, Contains(other + "/data/eval.jsonl") && Contains("missing") && Contains("chatgpt_recipe --out"));
   CHECK(std::count(missing.out.begin(), missing.out.end(), '\n') == 1);
+  CHECK(std::distance(std::filesystem::directory_iterator(other), std::filesystem::directory_iterator()) == 1);
+}
+
+TEST_CASE("hallucination given an empty folder runs the recipe's first three steps into it, as chatgpt_recipe does",
+          "[programs][hallucination][recipe]") {
+  namespace fs = std::filesystem;
+  const std::string dir = test::temp_dir("hallucination_makes_recipe");
+  const test::Run r = test::run_program("hallucination", "--recipe " + dir + "/run --out " + dir +
+                                                             "/hal --quick-recipe --samples 2 --ppo-steps 1 --ppo-batch 4 --limit 40");
+  INFO(r.out);
+  REQUIRE(r.status == 0);
+  CHECK_THAT(r.out, Contains("running the recipe's steps 1 to 3"));
+  for (const char* f : {"data/eval.jsonl", "data/world.json", "data/sft.jsonl", "data/preferences.jsonl", "base/config.json",
+                        "sft/model.safetensors", "reward/model.safetensors", "sft_loss.svg", "reward_accuracy.svg"})
+    CHECK(fs::exists(dir + "/run/" + f));
+  CHECK(!fs::exists(dir + "/run/ppo"));  // step 4 is chatgpt_recipe --from reward's
+  CHECK(nlohmann::json::parse(test::file_bytes(dir + "/hal/report.json"))["questions"] == 40);
+
+  // The same folder chatgpt_recipe makes with the same sizes and seed: identical data and
+  // models, and the same figures for steps 1 to 3. Then it completes the folder with PPO.
+  const test::Run c = test::run_program("chatgpt_recipe", "--quick --ppo-steps 1 --out " + dir + "/c");
+  INFO(c.out);
+  REQUIRE(c.status == 0);
+  for (const char* f : {"data/eval.jsonl", "data/preferences.jsonl", "data/preferences_heldout.jsonl", "base/model.safetensors",
+                        "sft/model.safetensors", "reward/model.safetensors"})
+    CHECK(test::file_bytes(dir + "/run/" + f) == test::file_bytes(dir + "/c/" + f));
+  const auto made = nlohmann::json::parse(test::file_bytes(dir + "/run/report.json"));
+  const auto recipe = nlohmann::json::parse(test::file_bytes(dir + "/c/report.json"));
+  for (const char* step : {"options", "world", "base", "sft", "reward"}) {
+    INFO(step);
+    nlohmann::json a = made[step], b = recipe[step];
+    if (std::string(step) == "options") a.erase("ppo"), b.erase("ppo");
+    CHECK(a == b);
+  }
+  const test::Run rest = test::run_program("chatgpt_recipe", "--quick --from reward --ppo-steps 1 --out " + dir + "/run");
+  INFO(rest.out);
+  CHECK(rest.status == 0);
+  CHECK(fs::exists(dir + "/run/ppo/model.safetensors"));
 }
 
 TEST_CASE("hallucination trains a PPO policy against each grader and scores every policy under every grader",

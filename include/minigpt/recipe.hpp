@@ -12,6 +12,9 @@
 //   collect_comparisons    for each prompt of a split: K answers sampled from the full
 //                          distribution (temperature 1), ranked by the labeler, all its pairs
 //   save_model_folder      a model folder (Hugging Face layout) with its tokenizer beside it
+//   run_pretraining_step   step 1: the existing trainer on the world's text; saves DIR/base
+//   run_sft_step           step 2: SFT on DIR/data/sft.jsonl, the held-out demonstrations'
+//                          loss as it goes; saves DIR/sft and DIR/sft_loss.svg
 //   run_reward_step        step 3: the labeler's pairs (written to DIR/data, read back), the
 //                          reward model trained on them, its held-out accuracy beside the SFT
 //                          model's likelihood yardstick; saves DIR/reward, returns its report
@@ -22,6 +25,8 @@
 //                          PPO-ptx: the world's SFT demonstrations mixed into every update
 //                          (γ = ptx_coef); saves DIR/ppo and DIR/ppo.svg, returns the policy
 //                          and its report
+//   run_recipe_until_reward   steps 1 to 3 into an empty folder, for programs that read one
+//   ensure_recipe_folder   a folder with the recipe's files, or an empty one filled by the above
 //   sft_loss_figure, reward_accuracy_figure, ppo_figure   the charts (chart.hpp)
 //   showcase_questions     a handful of held-out questions, a few from each mention group
 //   read_report, write_report   report.json
@@ -35,6 +40,7 @@
 
 #include "chart.hpp"
 #include "checkpoint.hpp"
+#include "data_loader.hpp"
 #include "detail/io.hpp"
 #include "error.hpp"
 #include "fact_world.hpp"
@@ -42,16 +48,19 @@
 #include "jsonl.hpp"
 #include "labeler.hpp"
 #include "ppo_trainer.hpp"
+#include "progress.hpp"
 #include "random.hpp"
 #include "reward_model.hpp"
 #include "sft.hpp"
 #include "tensor.hpp"
 #include "tokenizer.hpp"
+#include "training.hpp"
 
 #include <nlohmann/json.hpp>
 
 #include <array>
 #include <cmath>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <string>
@@ -296,6 +305,73 @@ nlohmann::ordered_json run_reward_step(GPT<S>& sft, const Tokenizer& tok, const 
           {"heldout_accuracy_sft_likelihood", likelihood_pairwise_accuracy(sft, test_pairs)}};
 }
 
+// What steps 1 and 2 hand back: the trained model and the report's entry for the step.
+template <typename S>
+struct RecipeStep {
+  GPT<S> model;
+  nlohmann::ordered_json report;
+};
+
+// Step 1. Pre-training: the existing Trainer (AdamW, warm-up and cosine decay; training.hpp)
+// on the world's text, o.pretrain_steps batches of o.pretrain_batch × o.block_size tokens,
+// validated on the world's validation text. Saves out/base with its tokenizer; the report's
+// "base" entry holds the final training and validation losses. on_step hears every step.
+template <typename S>
+RecipeStep<S> run_pretraining_step(const FactWorld& world, const Tokenizer& tok, const RecipeOptions& o,
+                                   const std::string& out, const std::function<void(const StepResult&)>& on_step = {}) {
+  TrainOptions t;
+  t.batch_size = o.pretrain_batch;
+  t.block_size = o.block_size;
+  t.max_iters = o.pretrain_steps;
+  t.lr = {o.pretrain_lr, o.pretrain_lr / 10, std::min<Index>(100, o.pretrain_steps / 10), o.pretrain_steps};
+  t.seed = o.seed;
+  const GPTConfig config = GPTConfig::make(o.n_layer, o.n_head, o.n_embd, o.block_size, tok.vocab_size());
+  Trainer<S> trainer(config, t, {tok.encode(world.pretrain_text()), tok.encode(world.validation_text())});
+  while (!trainer.done()) {
+    const StepResult r = trainer.train_step();
+    if (on_step) on_step(r);
+  }
+  const EvalPoint e = trainer.evaluate();
+  RecipeStep<S> r{trainer.model(), {{"train_loss", e.train_loss}, {"val_loss", e.val_loss}}};
+  save_model_folder(r.model, tok, out + "/base");
+  return r;
+}
+
+// Step 2. SFT (sft.hpp) from the base model on out/data/sft.jsonl as read back (the
+// demonstrations a reader opens), the prompt masked out of the loss; o.sft_steps batches of
+// o.sft_batch. Every o.eval_every steps, the loss on the demonstrator's answers to the held-out
+// questions. Saves out/sft (with its tokenizer) and out/sft_loss.svg (numbers in .json); the
+// report's "sft" entry holds the demonstrations' count and the losses. on_step(step, loss).
+template <typename S>
+RecipeStep<S> run_sft_step(const GPT<S>& base, const Tokenizer& tok, const FactWorld& world, const RecipeOptions& o,
+                           const std::string& out, const std::function<void(Index, double)>& on_step = {}) {
+  const SFTData demos = encode_sft(tok, read_sft_jsonl(out + "/data/sft.jsonl", {&tok, o.block_size}), o.block_size);
+  std::vector<SFTExample> held_out;  // the demonstrator's answers to the held-out questions
+  for (const Question& q : world.questions_in(Split::eval)) held_out.push_back({q.prompt, world.demonstration(q)});
+  const SFTData eval_demos = encode_sft(tok, held_out, o.block_size);
+  SFTOptions so;
+  so.batch_size = o.sft_batch;
+  so.steps = o.sft_steps;
+  so.lr = {o.sft_lr, o.sft_lr / 10, std::min<Index>(20, o.sft_steps / 10), o.sft_steps};
+  so.seed = o.seed + 1;
+  SFTTrainer<S> trainer(base, demos, so);
+  std::vector<double> eval_steps{0}, eval_loss{trainer.loss_on(eval_demos)};
+  while (!trainer.done()) {
+    const double loss = trainer.step();
+    if (on_step) on_step(trainer.step_count(), loss);
+    if (trainer.step_count() % o.eval_every == 0 || trainer.done()) {
+      eval_steps.push_back(static_cast<double>(trainer.step_count()));
+      eval_loss.push_back(trainer.loss_on(eval_demos));
+    }
+  }
+  chart::save(sft_loss_figure(trainer.losses(), eval_steps, eval_loss), out + "/sft_loss.svg", out + "/sft_loss.json");
+  RecipeStep<S> r{trainer.model(),
+                  {{"demonstrations", demos.size()}, {"final_train_loss", trainer.losses().back()},
+                   {"heldout_loss_before", eval_loss.front()}, {"heldout_loss_after", eval_loss.back()}}};
+  save_model_folder(r.model, tok, out + "/sft");
+  return r;
+}
+
 // What step 4 hands back: the trained policy and the report's "ppo" entry.
 template <typename S>
 struct PPOStepResult {
@@ -373,6 +449,70 @@ PPOStepResult<S> run_ppo_step(const GPT<S>& sft, const RewardModel<S>& reward_mo
   r.report["last_steps"] = mean_of(n - std::min(window, n), n);
   r.report["history"] = h.to_json();
   return r;
+}
+
+// Steps 1 to 3 into the folder `out`, as chatgpt_recipe --out runs them, for a program that
+// reads a recipe folder and was given an empty one (hallucination): the world drawn from
+// o.seed with `prose` mixed in, its files in out/data, out/base, out/sft and out/reward with
+// their charts, and out/report.json with the three steps' figures (the base and SFT models'
+// greedy held-out answers graded, as the program does). Step 4 is left out; `chatgpt_recipe
+// --out DIR --from reward` adds it to the same folder. A progress bar per step on `log`.
+template <typename S>
+void run_recipe_until_reward(const RecipeOptions& o, const std::string& prose, const std::string& out, std::ostream& log,
+                             bool interactive) {
+  WorldOptions world_options;
+  world_options.seed = o.seed;
+  const FactWorld world = FactWorld::generate(world_options, prose);
+  world.write(out + "/data");
+  const CharTokenizer tok = CharTokenizer::from_text(world.pretrain_text());
+  const std::vector<EvalExample> eval = read_eval_jsonl(out + "/data/eval.jsonl");
+  std::vector<std::string> prompts;
+  for (const EvalExample& e : eval) prompts.push_back(e.prompt);
+  nlohmann::ordered_json report{{"options", o.to_json()}, {"world", world.to_json()}};
+  report["world"].erase("people");
+
+  log << "step 1: pre-training on " << world.pretrain_text().size() << " characters\n";
+  ProgressBar pretrain_bar(log, o.pretrain_steps, interactive);
+  RecipeStep<S> base = run_pretraining_step<S>(world, tok, o, out, [&](const StepResult& r) {
+    pretrain_bar.update(r.step, r.loss, r.tokens);
+  });
+  pretrain_bar.finish();
+  report["base"] = base.report;
+  report["base"]["answers"] = grade_answers(eval, greedy_completions(base.model, tok, prompts)).to_json();
+
+  log << "step 2: SFT on " << world.sft_examples().size() << " demonstrations\n";
+  ProgressBar sft_bar(log, o.sft_steps, interactive, 50);
+  RecipeStep<S> sft = run_sft_step(base.model, tok, world, o, out, [&](Index step, double loss) {
+    sft_bar.update(step, loss, 0);
+  });
+  sft_bar.finish();
+  report["sft"] = sft.report;
+  report["sft"]["answers"] = grade_answers(eval, greedy_completions(sft.model, tok, prompts)).to_json();
+
+  log << "step 3: the labeler ranks " << o.answers_per_prompt << " answers per prompt; the reward model learns its pairs\n";
+  ProgressBar rm_bar(log, o.rm_steps, interactive, 50);
+  Rng rng(o.seed);
+  report["reward"] = run_reward_step(sft.model, tok, world, o, out, rng, [&](Index step, double loss) {
+    rm_bar.update(step, loss, 0);
+  });
+  rm_bar.finish();
+  write_report(out + "/report.json", report);
+}
+
+// A recipe folder for a program that reads one: `dir` is used as it is when it holds
+// data/eval.jsonl; when it is missing or empty, steps 1 to 3 run into it first
+// (run_recipe_until_reward, the prose read from `prose_path`); anything else is refused,
+// naming the missing file. Returns whether it ran the recipe.
+template <typename S>
+bool ensure_recipe_folder(const std::string& dir, const RecipeOptions& o, const std::string& prose_path,
+                          std::ostream& log, bool interactive) {
+  namespace fs = std::filesystem;
+  if (fs::exists(dir + "/data/eval.jsonl")) return false;
+  if (fs::exists(dir) && !(fs::is_directory(dir) && fs::is_empty(dir)))
+    throw FileError(dir + "/data/eval.jsonl", "", "missing: give a folder chatgpt_recipe --out wrote, or an empty one");
+  log << dir << " is empty: running the recipe's steps 1 to 3 into it first (seed " << o.seed << ")\n";
+  run_recipe_until_reward<S>(o, load_text(prose_path), dir, log, interactive);
+  return true;
 }
 
 }  // namespace minigpt
