@@ -285,12 +285,13 @@ TEST_CASE("hallucination trains a PPO policy against each grader and scores ever
   CHECK_FALSE(fs::exists(out2 + "/ppo-rm"));
   CHECK(report2["ppo_graders"]["advantage"] == "gae");
   CHECK(report2["ppo_graders"]["ptx_coef"].get<double>() == 0.0);
+  CHECK(report2["ppo_graders"]["skip_equal_scores"] == false);  // the default, as in TRL
 
   // --rloo and --ptx reach every policy's PPO: K answers a prompt and no value loss; the SFT
   // demonstrations' loss in every step.
   const std::string out3 = test::temp_dir("hallucination_ppo_rloo_ptx");
   const test::Run rloo = test::run_program("hallucination", "--recipe " + hp::recipe_dir() + " --out " + out3 +
-                                                                " --samples 0 --limit 5 --ppo-steps 2 --ppo-batch 4 --rloo 2 --ptx 0.5");
+                                                                " --samples 0 --limit 5 --ppo-steps 2 --ppo-batch 4 --rloo 2 --ptx 0.5 --skip-equal-scores");
   INFO(rloo.out);
   REQUIRE(rloo.status == 0);
   const auto report3 = test::read_json(out3 + "/report.json");
@@ -298,6 +299,7 @@ TEST_CASE("hallucination trains a PPO policy against each grader and scores ever
   CHECK(p3["advantage"] == "leave_one_out");
   CHECK(p3["samples_per_prompt"] == 2);
   CHECK(p3["ptx_coef"].get<double>() == 0.5);
+  CHECK(p3["skip_equal_scores"] == true);
   for (const auto& p : p3["policies"])
     for (const auto& s : p["history"]["steps"]) {
       CHECK(s["value_loss"].get<double>() == 0.0);

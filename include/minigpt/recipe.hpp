@@ -38,6 +38,7 @@
 //     write_preferences_jsonl("out/data/preferences.jsonl", c.pairs);  // TRL's fields
 #pragma once
 
+#include "char_tokenizer.hpp"
 #include "chart.hpp"
 #include "checkpoint.hpp"
 #include "data_loader.hpp"
@@ -254,57 +255,6 @@ inline chart::Figure ppo_figure(const PPOHistory& h) {
   return f;
 }
 
-// Step 3. The labeler ranks o.answers_per_prompt answers the SFT model samples for every RL
-// question (the training pairs) and every held-out question (the test pairs); both go to
-// out/data/preferences*.jsonl, and the reward model learns from the files as read back (what a
-// reader opens is what it trained on). The model is the SFT model with a score head
-// (RewardModel(sft, rng): the head's initial weights come from rng, after the samples), trained
-// with the Bradley–Terry loss for o.rm_steps steps; held-out accuracy every o.eval_every steps.
-// Beside it, the yardstick: how often the SFT model's own likelihood orders the held-out pairs
-// as the labeler did. Saves out/reward (with its tokenizer) and out/reward_accuracy.svg
-// (numbers in .json); returns the report's "reward" entry. on_step(step, loss) hears each step.
-template <typename S>
-nlohmann::ordered_json run_reward_step(GPT<S>& sft, const Tokenizer& tok, const FactWorld& world,
-                                       const RecipeOptions& o, const std::string& out, Rng& rng,
-                                       const std::function<void(Index, double)>& on_step = {}) {
-  const Comparisons train = collect_comparisons(sft, tok, world, Split::rl, o.answers_per_prompt, rng);
-  const Comparisons held_out = collect_comparisons(sft, tok, world, Split::eval, o.answers_per_prompt, rng);
-  write_preferences_jsonl(out + "/data/preferences.jsonl", train.pairs);
-  write_preferences_jsonl(out + "/data/preferences_heldout.jsonl", held_out.pairs);
-  const JsonlLimits limits{&tok, o.block_size};
-  const auto pairs = encode_preferences(tok, read_preferences_jsonl(out + "/data/preferences.jsonl", limits), o.block_size);
-  const auto test_pairs =
-      encode_preferences(tok, read_preferences_jsonl(out + "/data/preferences_heldout.jsonl", limits), o.block_size);
-  RewardOptions ro;
-  ro.steps = o.rm_steps;
-  ro.prompts_per_step = o.rm_prompts_per_step;
-  ro.lr = {o.rm_lr, o.rm_lr / 10, std::min<Index>(20, o.rm_steps / 10), o.rm_steps};
-  ro.seed = o.seed + 2;
-  RewardTrainer<S> trainer(RewardModel<S>(sft, rng), pairs, ro);
-  RewardBatchResult held = trainer.evaluate(test_pairs);  // the latest held-out figures
-  std::vector<double> accuracy, eval_steps{0}, eval_accuracy{held.accuracy};
-  while (!trainer.done()) {
-    const RewardBatchResult r = trainer.step();
-    accuracy.push_back(r.accuracy);
-    if (on_step) on_step(trainer.step_count(), r.loss);
-    if (trainer.step_count() % o.eval_every == 0 || trainer.done()) {
-      held = trainer.evaluate(test_pairs);
-      eval_steps.push_back(static_cast<double>(trainer.step_count()));
-      eval_accuracy.push_back(held.accuracy);
-    }
-  }
-  chart::save(reward_accuracy_figure(accuracy, eval_steps, eval_accuracy), out + "/reward_accuracy.svg",
-              out + "/reward_accuracy.json");
-  save_reward_model(trainer.model(), out + "/reward");
-  tok.save(out + "/reward");
-  return {{"train", train.to_json()},
-          {"heldout", held_out.to_json()},
-          {"heldout_accuracy_before", eval_accuracy.front()},
-          {"heldout_accuracy", held.accuracy},
-          {"heldout_loss", held.loss},
-          {"heldout_accuracy_sft_likelihood", likelihood_pairwise_accuracy(sft, test_pairs)}};
-}
-
 // What steps 1 and 2 hand back: the trained model and the report's entry for the step.
 template <typename S>
 struct RecipeStep {
@@ -370,6 +320,57 @@ RecipeStep<S> run_sft_step(const GPT<S>& base, const Tokenizer& tok, const FactW
                    {"heldout_loss_before", eval_loss.front()}, {"heldout_loss_after", eval_loss.back()}}};
   save_model_folder(r.model, tok, out + "/sft");
   return r;
+}
+
+// Step 3. The labeler ranks o.answers_per_prompt answers the SFT model samples for every RL
+// question (the training pairs) and every held-out question (the test pairs); both go to
+// out/data/preferences*.jsonl, and the reward model learns from the files as read back (what a
+// reader opens is what it trained on). The model is the SFT model with a score head
+// (RewardModel(sft, rng): the head's initial weights come from rng, after the samples), trained
+// with the Bradley–Terry loss for o.rm_steps steps; held-out accuracy every o.eval_every steps.
+// Beside it, the yardstick: how often the SFT model's own likelihood orders the held-out pairs
+// as the labeler did. Saves out/reward (with its tokenizer) and out/reward_accuracy.svg
+// (numbers in .json); returns the report's "reward" entry. on_step(step, loss) hears each step.
+template <typename S>
+nlohmann::ordered_json run_reward_step(GPT<S>& sft, const Tokenizer& tok, const FactWorld& world,
+                                       const RecipeOptions& o, const std::string& out, Rng& rng,
+                                       const std::function<void(Index, double)>& on_step = {}) {
+  const Comparisons train = collect_comparisons(sft, tok, world, Split::rl, o.answers_per_prompt, rng);
+  const Comparisons held_out = collect_comparisons(sft, tok, world, Split::eval, o.answers_per_prompt, rng);
+  write_preferences_jsonl(out + "/data/preferences.jsonl", train.pairs);
+  write_preferences_jsonl(out + "/data/preferences_heldout.jsonl", held_out.pairs);
+  const JsonlLimits limits{&tok, o.block_size};
+  const auto pairs = encode_preferences(tok, read_preferences_jsonl(out + "/data/preferences.jsonl", limits), o.block_size);
+  const auto test_pairs =
+      encode_preferences(tok, read_preferences_jsonl(out + "/data/preferences_heldout.jsonl", limits), o.block_size);
+  RewardOptions ro;
+  ro.steps = o.rm_steps;
+  ro.prompts_per_step = o.rm_prompts_per_step;
+  ro.lr = {o.rm_lr, o.rm_lr / 10, std::min<Index>(20, o.rm_steps / 10), o.rm_steps};
+  ro.seed = o.seed + 2;
+  RewardTrainer<S> trainer(RewardModel<S>(sft, rng), pairs, ro);
+  RewardBatchResult held = trainer.evaluate(test_pairs);  // the latest held-out figures
+  std::vector<double> accuracy, eval_steps{0}, eval_accuracy{held.accuracy};
+  while (!trainer.done()) {
+    const RewardBatchResult r = trainer.step();
+    accuracy.push_back(r.accuracy);
+    if (on_step) on_step(trainer.step_count(), r.loss);
+    if (trainer.step_count() % o.eval_every == 0 || trainer.done()) {
+      held = trainer.evaluate(test_pairs);
+      eval_steps.push_back(static_cast<double>(trainer.step_count()));
+      eval_accuracy.push_back(held.accuracy);
+    }
+  }
+  chart::save(reward_accuracy_figure(accuracy, eval_steps, eval_accuracy), out + "/reward_accuracy.svg",
+              out + "/reward_accuracy.json");
+  save_reward_model(trainer.model(), out + "/reward");
+  tok.save(out + "/reward");
+  return {{"train", train.to_json()},
+          {"heldout", held_out.to_json()},
+          {"heldout_accuracy_before", eval_accuracy.front()},
+          {"heldout_accuracy", held.accuracy},
+          {"heldout_loss", held.loss},
+          {"heldout_accuracy_sft_likelihood", likelihood_pairwise_accuracy(sft, test_pairs)}};
 }
 
 // What step 4 hands back: the trained policy and the report's "ppo" entry.
@@ -510,7 +511,8 @@ bool ensure_recipe_folder(const std::string& dir, const RecipeOptions& o, const 
   if (fs::exists(dir + "/data/eval.jsonl")) return false;
   if (fs::exists(dir) && !(fs::is_directory(dir) && fs::is_empty(dir)))
     throw FileError(dir + "/data/eval.jsonl", "", "missing: give a folder chatgpt_recipe --out wrote, or an empty one");
-  log << dir << " is empty: running the recipe's steps 1 to 3 into it first (seed " << o.seed << ")\n";
+  log << dir << (fs::exists(dir) ? " is empty" : " does not exist") << ": running the recipe's steps 1 to 3 into it first (seed "
+      << o.seed << ")\n";
   run_recipe_until_reward<S>(o, load_text(prose_path), dir, log, interactive);
   return true;
 }
