@@ -81,9 +81,10 @@ int main(int argc, char** argv) {
   }
 
   try {
-    // ---- 2. the questions, and how often the pre-training text mentions everyone ----
+    // ---- 2. the recipe's folder (an empty DIR: steps 1 to 3 run into it first), its questions,
+    //      and how often the pre-training text mentions everyone ----
     RecipeOptions recipe_options = quick_recipe ? RecipeOptions::quick() : RecipeOptions{};
-    recipe_options.seed = o.seed;  // used only when DIR is empty: the recipe's steps 1 to 3 run into it first
+    recipe_options.seed = o.seed;
     ensure_recipe_folder<float>(recipe, recipe_options, package_data("tinyshakespeare.txt", MINIGPT_PACKAGE_DATA), std::cerr, isatty(2) != 0);
     std::vector<EvalExample> rows = read_eval_jsonl(recipe + "/data/eval.jsonl");
     if (o.limit > 0 && static_cast<Index>(rows.size()) > o.limit) rows.resize(static_cast<std::size_t>(o.limit));

@@ -274,7 +274,7 @@ TEST_CASE("hallucination trains a PPO policy against each grader and scores ever
   // Without DIR/reward the reward-model policy is skipped, with a note.
   const std::string out2 = test::temp_dir("hallucination_ppo_no_rm");
   const test::Run no_rm = test::run_program(
-      "hallucination", "--recipe " + hp::recipe_dir() + " --out " + out2 + " --samples 0 --limit 5 --ppo-steps 1 --ppo-batch 2");
+      "hallucination", "--recipe " + hp::recipe_dir() + " --out " + out2 + " --samples 0 --limit 5 --ppo-steps 1 --ppo-batch 2 --skip-equal-scores");
   INFO(no_rm.out);
   REQUIRE(no_rm.status == 0);
   CHECK_THAT(no_rm.out, Contains("no DIR/reward folder"));
@@ -285,13 +285,13 @@ TEST_CASE("hallucination trains a PPO policy against each grader and scores ever
   CHECK_FALSE(fs::exists(out2 + "/ppo-rm"));
   CHECK(report2["ppo_graders"]["advantage"] == "gae");
   CHECK(report2["ppo_graders"]["ptx_coef"].get<double>() == 0.0);
-  CHECK(report2["ppo_graders"]["skip_equal_scores"] == false);  // the default, as in TRL
+  CHECK(report2["ppo_graders"]["skip_equal_scores"] == true);
 
   // --rloo and --ptx reach every policy's PPO: K answers a prompt and no value loss; the SFT
   // demonstrations' loss in every step.
   const std::string out3 = test::temp_dir("hallucination_ppo_rloo_ptx");
   const test::Run rloo = test::run_program("hallucination", "--recipe " + hp::recipe_dir() + " --out " + out3 +
-                                                                " --samples 0 --limit 5 --ppo-steps 2 --ppo-batch 4 --rloo 2 --ptx 0.5 --skip-equal-scores");
+                                                                " --samples 0 --limit 5 --ppo-steps 2 --ppo-batch 4 --rloo 2 --ptx 0.5");
   INFO(rloo.out);
   REQUIRE(rloo.status == 0);
   const auto report3 = test::read_json(out3 + "/report.json");
@@ -299,7 +299,7 @@ TEST_CASE("hallucination trains a PPO policy against each grader and scores ever
   CHECK(p3["advantage"] == "leave_one_out");
   CHECK(p3["samples_per_prompt"] == 2);
   CHECK(p3["ptx_coef"].get<double>() == 0.5);
-  CHECK(p3["skip_equal_scores"] == true);
+  CHECK(p3["skip_equal_scores"] == false);  // the default, as in TRL
   for (const auto& p : p3["policies"])
     for (const auto& s : p["history"]["steps"]) {
       CHECK(s["value_loss"].get<double>() == 0.0);
