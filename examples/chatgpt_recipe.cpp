@@ -60,18 +60,12 @@ int main(int argc, char** argv) {
     if (reuse > 0) report = read_report(out + "/report.json");
 
     // ---- the world: people, facts, questions; its files in out/data ----
-    WorldOptions world_options;
-    world_options.seed = o.seed;
-    const FactWorld world = FactWorld::generate(world_options, load_text(prose_path));
-    world.write(out + "/data");
-    const CharTokenizer tok = CharTokenizer::from_text(world.pretrain_text());
-    const std::vector<EvalExample> eval = read_eval_jsonl(out + "/data/eval.jsonl");
-    std::vector<std::string> prompts;
-    for (const EvalExample& e : eval) prompts.push_back(e.prompt);
-    report["options"] = o.to_json();
-    report["world"] = world.to_json();
-    report["world"].erase("people");
-    auto answers_of = [&](GPT<float>& m) { return greedy_completions(m, tok, prompts); };
+    const RecipeWorld w = make_recipe_world(o, load_text(prose_path), out);
+    const FactWorld& world = w.world;
+    const CharTokenizer& tok = w.tok;
+    const std::vector<EvalExample>& eval = w.eval;  // the held-out questions, as data/eval.jsonl holds them
+    w.describe(report, o);
+    auto answers_of = [&](GPT<float>& m) { return greedy_completions(m, tok, w.prompts); };
     auto say = [&](const char* step, const AnswerReport& r) {
       std::printf("%s: held-out answers in the format %.1f%%, correct %.1f%%, \"I don't know\" %.1f%%\n", step,
                   100 * r.all.in_format, 100 * r.all.correct, 100 * r.all.idk);

@@ -12,6 +12,8 @@
 //   collect_comparisons    for each prompt of a split: K answers sampled from the full
 //                          distribution (temperature 1), ranked by the labeler, all its pairs
 //   save_model_folder      a model folder (Hugging Face layout) with its tokenizer beside it
+//   make_recipe_world      the world of o.seed, its files in DIR/data, its tokenizer and the
+//                          held-out questions as read back
 //   run_pretraining_step   step 1: the existing trainer on the world's text; saves DIR/base
 //   run_sft_step           step 2: SFT on DIR/data/sft.jsonl, the held-out demonstrations'
 //                          loss as it goes; saves DIR/sft and DIR/sft_loss.svg
@@ -255,6 +257,35 @@ inline chart::Figure ppo_figure(const PPOHistory& h) {
   return f;
 }
 
+// The recipe's world, made for the folder `out`: drawn from o.seed with `prose` mixed in, its
+// files written to out/data, the character tokenizer of its text, and the held-out questions
+// as read back from out/data/eval.jsonl with their prompts. describe() puts the options and the
+// world's figures (not its people) in report.json.
+struct RecipeWorld {
+  FactWorld world;
+  CharTokenizer tok;
+  std::vector<EvalExample> eval;
+  std::vector<std::string> prompts;
+
+  void describe(nlohmann::ordered_json& report, const RecipeOptions& o) const {
+    report["options"] = o.to_json();
+    report["world"] = world.to_json();
+    report["world"].erase("people");
+  }
+};
+
+inline RecipeWorld make_recipe_world(const RecipeOptions& o, const std::string& prose, const std::string& out) {
+  WorldOptions world_options;
+  world_options.seed = o.seed;
+  FactWorld world = FactWorld::generate(world_options, prose);
+  world.write(out + "/data");
+  CharTokenizer tok = CharTokenizer::from_text(world.pretrain_text());
+  std::vector<EvalExample> eval = read_eval_jsonl(out + "/data/eval.jsonl");
+  std::vector<std::string> prompts;
+  for (const EvalExample& e : eval) prompts.push_back(e.prompt);
+  return {std::move(world), std::move(tok), std::move(eval), std::move(prompts)};
+}
+
 // What steps 1 and 2 hand back: the trained model and the report's entry for the step.
 template <typename S>
 struct RecipeStep {
@@ -461,16 +492,11 @@ PPOStepResult<S> run_ppo_step(const GPT<S>& sft, const RewardModel<S>& reward_mo
 template <typename S>
 void run_recipe_until_reward(const RecipeOptions& o, const std::string& prose, const std::string& out, std::ostream& log,
                              bool interactive) {
-  WorldOptions world_options;
-  world_options.seed = o.seed;
-  const FactWorld world = FactWorld::generate(world_options, prose);
-  world.write(out + "/data");
-  const CharTokenizer tok = CharTokenizer::from_text(world.pretrain_text());
-  const std::vector<EvalExample> eval = read_eval_jsonl(out + "/data/eval.jsonl");
-  std::vector<std::string> prompts;
-  for (const EvalExample& e : eval) prompts.push_back(e.prompt);
-  nlohmann::ordered_json report{{"options", o.to_json()}, {"world", world.to_json()}};
-  report["world"].erase("people");
+  const RecipeWorld w = make_recipe_world(o, prose, out);
+  const FactWorld& world = w.world;
+  const CharTokenizer& tok = w.tok;
+  nlohmann::ordered_json report;
+  w.describe(report, o);
 
   log << "step 1: pre-training on " << world.pretrain_text().size() << " characters\n";
   ProgressBar pretrain_bar(log, o.pretrain_steps, interactive);
@@ -479,7 +505,7 @@ void run_recipe_until_reward(const RecipeOptions& o, const std::string& prose, c
   });
   pretrain_bar.finish();
   report["base"] = base.report;
-  report["base"]["answers"] = grade_answers(eval, greedy_completions(base.model, tok, prompts)).to_json();
+  report["base"]["answers"] = grade_answers(w.eval, greedy_completions(base.model, tok, w.prompts)).to_json();
 
   log << "step 2: SFT on " << world.sft_examples().size() << " demonstrations\n";
   ProgressBar sft_bar(log, o.sft_steps, interactive, 50);
@@ -488,7 +514,7 @@ void run_recipe_until_reward(const RecipeOptions& o, const std::string& prose, c
   });
   sft_bar.finish();
   report["sft"] = sft.report;
-  report["sft"]["answers"] = grade_answers(eval, greedy_completions(sft.model, tok, prompts)).to_json();
+  report["sft"]["answers"] = grade_answers(w.eval, greedy_completions(sft.model, tok, w.prompts)).to_json();
 
   log << "step 3: the labeler ranks " << o.answers_per_prompt << " answers per prompt; the reward model learns its pairs\n";
   ProgressBar rm_bar(log, o.rm_steps, interactive, 50);
