@@ -28,9 +28,7 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
-#include <filesystem>
 #include <iostream>
-#include <optional>
 #include <stdexcept>
 #include <unistd.h>
 
@@ -143,38 +141,24 @@ int main(int argc, char** argv) {
     // ---- 7. experiment 3: PPO from the SFT model against each grader, on the rl split ----
     nlohmann::ordered_json ppo_report = "skipped: --ppo-steps 0";
     if (o.ppo_steps > 0) {
-      const std::vector<EvalExample> train = read_world_questions(recipe + "/data/world.json", Split::rl);
-      std::vector<std::vector<TokenId>> prompts;
-      for (const EvalExample& e : train) prompts.push_back(tok->encode(e.prompt));
-      std::optional<RewardModel<float>> loaded_rm;  // the recipe's reward model, when it made one
-      if (std::filesystem::is_directory(recipe + "/reward")) loaded_rm = load_reward_model<float>(recipe + "/reward");
-      const RewardModel<float>* rm = loaded_rm ? &*loaded_rm : nullptr;
-      const std::vector<GraderPolicy> policies = grader_policies(*tok, train, o, rm);
-      const RewardFunction gold = grader_reward(*tok, train, [](Grade g) { return grade_info(g).gold; });
-      const PPOOptions po = o.ppo(newline_token(*tok));
-      Rng demo_rng(o.seed);  // PPO-ptx (--ptx): the recipe's SFT demonstrations mixed into the updates
-      const std::vector<Batch> demos = o.ptx_coef > 0 ? sft_batches(encode_sft(*tok, read_sft_jsonl(recipe + "/data/sft.jsonl"),
-                                                                     sft_model.config().n_positions), po.mini_batch_size, demo_rng) : std::vector<Batch>{};
+      const GraderExperiment<float> x = grader_experiment<float>(recipe, *tok, o, sft_model.config().n_positions);
+      const RewardModel<float>* rm = x.reward_model.get();  // the recipe's reward model, when it made one
       std::printf("\nExperiment 3: PPO from the SFT model, %lld steps of %lld rollouts on the %zu questions of the rl split\n%s",
-                  static_cast<long long>(o.ppo_steps), static_cast<long long>(o.ppo_batch), train.size(),
+                  static_cast<long long>(o.ppo_steps), static_cast<long long>(o.ppo_batch), x.questions.size(),
                   rm ? "" : "  no DIR/reward folder: the reward-model policy is skipped\n");
-      ppo_report = o.ppo_json();
-      ppo_report["train_questions"] = train.size();
-      ppo_report["reward_model"] = rm ? "DIR/reward" : "skipped: no DIR/reward folder";
-      ppo_report["policies"] = nlohmann::ordered_json::array();
+      ppo_report = x.report;
       std::vector<std::pair<std::string, std::vector<AskedQuestion>>> asked{{"SFT", sft}};
       std::vector<GroupOutcomes> outcomes;
       std::vector<Calibration> ppo_cals{cals[1]};  // experiment 1 for the policies: SFT's, then each policy's
       std::vector<std::string> ppo_names{names[1]};
-      for (const GraderPolicy& p : policies) {
+      for (const GraderPolicy& p : x.policies) {
         GPT<float> policy = sft_model;
         ProgressBar bar(std::cerr, o.ppo_steps, isatty(2) != 0, 10, "mean score");
         std::cerr << "PPO against the " << p.grader << " grader\n";
-        const PPOHistory h = run_ppo(policy, sft_model, p.reward, gold, prompts, po,
-                                     [&](const PPOStepStats& s) { bar.update(s.step, s.mean_score, 0); }, demos);
+        const PPOHistory h = run_ppo(policy, sft_model, p.reward, x.gold, x.prompts, x.ppo,
+                                     [&](const PPOStepStats& s) { bar.update(s.step, s.mean_score, 0); }, x.demonstrations);
         bar.finish();
-        save_model(policy, out + "/ppo-" + p.grader);
-        tok->save(out + "/ppo-" + p.grader);
+        save_model_folder(policy, *tok, out + "/ppo-" + p.grader);
         asked.push_back({"PPO " + p.grader, ask(policy, "ppo-" + p.grader, AskStyle::chat, 0)});
         outcomes.push_back(outcomes_by_group(mentions_of(asked.back().second), grades_of(asked.back().second)));
         const CommittedAnswers c = committed_answers(asked.back().second);

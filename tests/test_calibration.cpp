@@ -289,6 +289,68 @@ TEST_CASE("Experiment 3's pieces: the rl split's questions from world.json, and 
   CHECK_THROWS_WITH(read_world_questions(dir + "/bad.json", Split::rl), Contains("people[0].city"));
 }
 
+TEST_CASE("Experiment 3's setting read from a recipe folder: questions, graders, gold score, reward model, demonstrations",
+          "[calibration][world]") {
+  WorldOptions wo;
+  wo.groups = {{{4, 1, 1}, {5, 0, 2}, {3, 0, 1}, {2, 1, 1}}};
+  wo.often_min = 4, wo.often_max = 6;
+  wo.prose_chars = 1000, wo.validation_chars = 0;
+  const FactWorld w = FactWorld::generate(wo, calibration_test_prose());
+  const std::string dir = test::temp_dir("grader_experiment");
+  w.write(dir + "/data");
+  const CharTokenizer tok = CharTokenizer::from_text(w.pretrain_text() + "Q:A:?'\n");
+  HallucinationOptions o;
+
+  // No reward folder: two graders, no demonstrations without PPO-ptx, the report says so.
+  const GraderExperiment<float> x = grader_experiment<float>(dir, tok, o, 128);
+  const std::vector<EvalExample> rl = read_world_questions(dir + "/data/world.json", Split::rl);
+  REQUIRE(x.questions.size() == rl.size());
+  REQUIRE(x.prompts.size() == rl.size());
+  for (std::size_t i = 0; i < rl.size(); ++i) {
+    CHECK(x.questions[i].prompt == rl[i].prompt);
+    CHECK(x.prompts[i] == tok.encode(rl[i].prompt));
+  }
+  CHECK(x.reward_model == nullptr);
+  REQUIRE(x.policies.size() == 2);
+  CHECK(x.policies[0].grader == "binary");
+  CHECK(x.policies[1].grader == "t0.75");
+  CHECK(x.demonstrations.empty());
+  CHECK(x.ppo.config.kl_coef == o.kl_coef);
+  CHECK(x.ppo.stop_token == tok.encode("\n").front());
+  CHECK(x.report["reward_model"] == "skipped: no DIR/reward folder");
+  CHECK(x.report["train_questions"] == rl.size());
+  // The gold score, the labeler's order: right 1, "I don't know" 0, wrong -1, cut short -2.
+  const EvalExample& q = rl.front();
+  const std::string other = q.answer == "May" ? "June" : "May";
+  CHECK(x.gold(x.prompts[0], tok.encode(" " + q.answer + "\n")) == 1.0);
+  CHECK(x.gold(x.prompts[0], tok.encode(" I don't know.\n")) == 0.0);
+  CHECK(x.gold(x.prompts[0], tok.encode(" " + other + "\n")) == -1.0);
+  CHECK(x.gold(x.prompts[0], tok.encode(" " + q.answer)) == -2.0);
+
+  // With a reward folder and PPO-ptx: the "rm" grader is the saved model's score (kept when the
+  // setting is moved), and every demonstration is in one of the batches.
+  GPT<float> trunk(GPTConfig::make(1, 2, 16, 128, tok.vocab_size()));
+  Rng rng(5);
+  trunk.init_weights(rng);
+  const RewardModel<float> saved(trunk, rng);
+  save_reward_model(saved, dir + "/reward");
+  o.ptx_coef = 1;
+  GraderExperiment<float> y = grader_experiment<float>(dir, tok, o, 128);
+  const GraderExperiment<float> moved = std::move(y);
+  REQUIRE(moved.reward_model != nullptr);
+  REQUIRE(moved.policies.size() == 3);
+  CHECK(moved.policies[2].grader == "rm");
+  std::vector<TokenId> ids = moved.prompts[0];
+  const std::vector<TokenId> answer = tok.encode(" " + q.answer + "\n");
+  ids.insert(ids.end(), answer.begin(), answer.end());
+  CHECK(moved.policies[2].reward(moved.prompts[0], answer) == static_cast<double>(saved.score(ids)));
+  CHECK(moved.report["reward_model"] == "DIR/reward");
+  Index rows = 0;
+  for (const Batch& b : moved.demonstrations) rows += b.B;
+  CHECK(rows == static_cast<Index>(w.sft_examples().size()));
+  CHECK(moved.report["ptx_coef"] == 1.0);
+}
+
 TEST_CASE("Abstention in one call equals its pieces, and the tables print the figures", "[calibration]") {
   // The risk-coverage example above, with people: mentions 0, 4, 1, 9 and an arithmetic row.
   const std::vector<double> c{0.2, 0.4, 0.6, 0.9, 0.99};

@@ -32,7 +32,9 @@
 // never the held-out ones) and each policy is then asked the held-out questions.
 // HallucinationOptions holds the experiments' settings (one table of defaults, and the PPO
 // options they make); grader_policies names the graders' rewards ("binary", "t0.75", "rm");
-// grader_scores, grader_score_table and targets_text make experiment 3's table and verdict.
+// grader_experiment reads the whole setting from a recipe folder (questions, reward model,
+// graders, PPO's options); grader_scores, grader_score_table and targets_text make experiment
+// 3's table and verdict.
 //
 // Shapes in: eval rows (prompt, answer, person, mentions) (n).  Shapes out: n asked questions.
 //
@@ -57,6 +59,7 @@
 #include "ppo_trainer.hpp"
 #include "random.hpp"
 #include "reward_model.hpp"
+#include "sft.hpp"
 #include "tokenizer.hpp"
 
 #include <nlohmann/json.hpp>
@@ -378,6 +381,46 @@ std::vector<GraderPolicy> grader_policies(const Tokenizer& tok, const std::vecto
                               {o.target_name(), grader_reward(tok, rows, [t](Grade g) { return confidence_target_score(g, t); })}};
   if (rm != nullptr) p.push_back({"rm", reward_model_reward(*rm)});
   return p;
+}
+
+// Experiment 3's setting, read from a recipe folder: the rl split's questions (data/world.json)
+// and their prompts, the recipe's reward model when DIR/reward exists, one policy per grader,
+// the labeler's gold score (PPO reports it per step), PPO's options and, with ptx_coef > 0,
+// PPO-ptx's batches of the recipe's demonstrations (data/sft.jsonl, as chatgpt_recipe mixes
+// them in). The reward model lives on the heap, so the "rm" grader's reference to it holds
+// when the setting is moved; the tokenizer must outlive it.
+template <typename S>
+struct GraderExperiment {
+  std::vector<EvalExample> questions;                  // the rl split's person questions
+  std::vector<std::vector<TokenId>> prompts;           // their prompts, encoded
+  std::unique_ptr<RewardModel<S>> reward_model;        // null: no DIR/reward folder
+  std::vector<GraderPolicy> policies;                  // binary, t, and rm when there is one
+  RewardFunction gold;                                 // correct 1, I don't know 0, wrong -1, off-format -2
+  PPOOptions ppo;
+  std::vector<Batch> demonstrations;                   // PPO-ptx's (empty when ptx_coef is 0)
+  nlohmann::ordered_json report;                       // the options and the above, for report.json
+};
+template <typename S>
+GraderExperiment<S> grader_experiment(const std::string& recipe, const Tokenizer& tok, const HallucinationOptions& o,
+                                      Index block_size) {
+  GraderExperiment<S> x;
+  x.questions = read_world_questions(recipe + "/data/world.json", Split::rl);
+  for (const EvalExample& e : x.questions) x.prompts.push_back(tok.encode(e.prompt));
+  if (detail::is_directory(recipe + "/reward"))
+    x.reward_model = std::make_unique<RewardModel<S>>(load_reward_model<S>(recipe + "/reward"));
+  x.policies = grader_policies(tok, x.questions, o, x.reward_model.get());
+  x.gold = grader_reward(tok, x.questions, gold_score);
+  x.ppo = o.ppo(newline_token(tok));
+  if (o.ptx_coef > 0) {
+    Rng rng(o.seed);
+    x.demonstrations = sft_batches(encode_sft(tok, read_sft_jsonl(recipe + "/data/sft.jsonl"), block_size),
+                                   x.ppo.mini_batch_size, rng);
+  }
+  x.report = o.ppo_json();
+  x.report["train_questions"] = x.questions.size();
+  x.report["reward_model"] = x.reward_model ? "DIR/reward" : "skipped: no DIR/reward folder";
+  x.report["policies"] = nlohmann::ordered_json::array();
+  return x;
 }
 
 // Experiment 3's table: each policy's row of mean scores under every grader, as text, and as
