@@ -174,6 +174,16 @@ static std::string calibration_test_prose() {
   return "ABCDEFGHIJKLMNOPQRSTUVWXYZ abcdefghijklmnopqrstuvwxyz 0123456789 ?:'.,+-=\n\n";
 }
 
+// A small world over that prose: four mention groups (never, once, 2-3, often = 4 to 6 times),
+// each split between SFT, rl and held-out people as `groups` gives.
+static FactWorld small_calibration_world() {
+  WorldOptions o;
+  o.groups = {{{4, 1, 1}, {5, 0, 2}, {3, 0, 1}, {2, 1, 1}}};
+  o.often_min = 4, o.often_max = 6;
+  o.prose_chars = 1000, o.validation_chars = 0;
+  return FactWorld::generate(o, calibration_test_prose());
+}
+
 TEST_CASE("The singleton rate counts people mentioned exactly once", "[calibration][world]") {
   const SingletonStats s = singleton_stats({0, 1, 1, 2, 5});
   CHECK(s.people == 5);
@@ -188,11 +198,7 @@ TEST_CASE("The singleton rate counts people mentioned exactly once", "[calibrati
   // A small world: the rate from its people's mention counts, against the number of lines of
   // its pre-training text that name each person (sentences that start with the name, and
   // interview lines that ask about them; counted in the text itself).
-  WorldOptions o;
-  o.groups = {{{4, 1, 1}, {5, 0, 2}, {3, 0, 1}, {2, 1, 1}}};
-  o.often_min = 4, o.often_max = 6;
-  o.prose_chars = 1000, o.validation_chars = 0;
-  const FactWorld w = FactWorld::generate(o, calibration_test_prose());
+  const FactWorld w = small_calibration_world();
   std::vector<Index> counted;
   for (const Person& p : w.people()) {
     Index n = 0;
@@ -246,11 +252,7 @@ TEST_CASE("Questions asked the pre-training way: the cloze and its first word", 
 
 TEST_CASE("Experiment 3's pieces: the rl split's questions from world.json, and the graders as PPO rewards",
           "[calibration][world]") {
-  WorldOptions o;
-  o.groups = {{{4, 1, 1}, {5, 0, 2}, {3, 0, 1}, {2, 1, 1}}};
-  o.often_min = 4, o.often_max = 6;
-  o.prose_chars = 1000, o.validation_chars = 0;
-  const FactWorld w = FactWorld::generate(o, calibration_test_prose());
+  const FactWorld w = small_calibration_world();
   const std::string dir = test::temp_dir("calibration_world");
   w.write(dir);
   // The person rows of the world's own rl questions, written and read back through world.json.
@@ -291,11 +293,7 @@ TEST_CASE("Experiment 3's pieces: the rl split's questions from world.json, and 
 
 TEST_CASE("Experiment 3's setting read from a recipe folder: questions, graders, gold score, reward model, demonstrations",
           "[calibration][world]") {
-  WorldOptions wo;
-  wo.groups = {{{4, 1, 1}, {5, 0, 2}, {3, 0, 1}, {2, 1, 1}}};
-  wo.often_min = 4, wo.often_max = 6;
-  wo.prose_chars = 1000, wo.validation_chars = 0;
-  const FactWorld w = FactWorld::generate(wo, calibration_test_prose());
+  const FactWorld w = small_calibration_world();
   const std::string dir = test::temp_dir("grader_experiment");
   w.write(dir + "/data");
   const CharTokenizer tok = CharTokenizer::from_text(w.pretrain_text() + "Q:A:?'\n");
