@@ -26,14 +26,6 @@
 // together, each on its share of every batch (distributed.hpp, training.hpp): the same run,
 // N times the compute. Rank 0 alone prints and saves.
 #include <minigpt/minigpt.hpp>
-#include <minigpt/bpe_trainer.hpp>
-#include <minigpt/char_tokenizer.hpp>
-#include <minigpt/distributed.hpp>
-#include <minigpt/load_tokenizer.hpp>
-#include <minigpt/loss_curve.hpp>
-#include <minigpt/package_data.hpp>
-#include <minigpt/progress.hpp>
-#include <minigpt/training.hpp>
 
 #include <CLI/CLI.hpp>
 
@@ -46,30 +38,10 @@
 
 using namespace minigpt;
 
-// "char", "bpe:N" or a folder holding a saved tokenizer.
-static std::unique_ptr<Tokenizer> make_tokenizer(const std::string& spec, const std::string& text) {
-  if (spec == "char") return std::make_unique<CharTokenizer>(CharTokenizer::from_text(text));
-  if (spec.rfind("bpe:", 0) == 0) {
-    const std::string n = spec.substr(4);
-    if (n.empty() || n.size() > 7 || n.find_first_not_of("0123456789") != std::string::npos)
-      throw ArgumentError("--tokenizer " + spec + ": expected bpe:N with N a vocabulary size, e.g. bpe:512");
-    BPETrainOptions options;
-    options.vocab_size = std::stoll(n);
-    return std::make_unique<BPETokenizer>(train_bpe(text, options));
-  }
-  return load_tokenizer(spec);
-}
-
 // The five most likely next tokens after `prompt`, and a sampled continuation.
 static void predict(GPT<float>& model, const Tokenizer& tok, const std::string& prompt, Rng& rng) {
-  std::vector<TokenId> ids = tok.encode(prompt);
-  if (static_cast<Index>(ids.size()) > model.config().n_positions)
-    ids.erase(ids.begin(), ids.end() - model.config().n_positions);  // the model reads its last block
-  ForwardOptions<float> last;
-  last.last_position_only = true;
-  const Tensor<float>& logits = model.forward(ids, 1, static_cast<Index>(ids.size()), last);  // (1, 1, V)
-  // softmax over the whole vocabulary, most likely first
-  const auto dist = sampling_distribution(logits.data(), model.config().vocab_size, SamplingOptions{});
+  const std::vector<TokenId> ids = tok.encode(prompt);
+  const auto dist = next_token_probabilities(model, ids);  // softmax of the last logits, most likely first
   auto shown = [](std::string s) {  // newlines as \n, so each answer stays on one line
     for (std::size_t at = s.find('\n'); at != std::string::npos; at = s.find('\n', at + 2)) s.replace(at, 1, "\\n");
     return s;
@@ -107,7 +79,7 @@ int main(int argc, char** argv) {
   double lr = 2e-3;
   int threads = 0;
   app.add_option("--data", data, "training text (default: the bundled tinyshakespeare)");
-  app.add_option("--tokenizer", tokenizer_spec, "char, bpe:N (train a BPE of N tokens on the data) or a folder");
+  app.add_option("--tokenizer", tokenizer_spec, "char, bpe:N (train a BPE of N tokens on the data) or a folder (make_tokenizer)");
   app.add_option("--n-layer", config.n_layer, "decoder blocks (default 4)")->check(CLI::PositiveNumber);
   app.add_option("--n-head", config.n_head, "attention heads (default 4)")->check(CLI::PositiveNumber);
   app.add_option("--n-embd", config.n_embd, "embedding width C (default 128)")->check(CLI::PositiveNumber);

@@ -3,6 +3,7 @@
 
 #include <minigpt/bpe_tokenizer.hpp>
 #include <minigpt/detail/io.hpp>
+#include <minigpt/random.hpp>
 #include <minigpt/safetensors.hpp>
 #include <minigpt/tensor.hpp>
 
@@ -158,6 +159,20 @@ inline std::string temp_dir(const std::string& name) {
   minigpt::detail::make_directories(dir);
   temp_dirs().add(dir);
   return dir;
+}
+
+// A learnable token sequence for training tests: mostly "next = previous + 1", sometimes
+// (one time in five) a random jump.
+inline std::vector<minigpt::TokenId> learnable_tokens(minigpt::Index n, minigpt::Index vocab, std::uint64_t seed) {
+  minigpt::Rng rng(seed);
+  std::vector<minigpt::TokenId> t(static_cast<std::size_t>(n));
+  minigpt::TokenId prev = 0;
+  for (auto& x : t) {
+    x = rng.uniform() < 0.8 ? static_cast<minigpt::TokenId>((prev + 1) % vocab)
+                            : static_cast<minigpt::TokenId>(rng.below(static_cast<std::uint64_t>(vocab)));
+    prev = x;
+  }
+  return t;
 }
 
 // What an example program printed (stdout and stderr together) and its exit status.

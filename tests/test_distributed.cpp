@@ -14,21 +14,6 @@
 
 using namespace minigpt;
 
-namespace distributed_test {
-
-std::vector<TokenId> counting_tokens(Index n, Index vocab) {
-  Rng rng(3);
-  std::vector<TokenId> t(static_cast<std::size_t>(n));
-  TokenId prev = 0;
-  for (auto& x : t) {
-    x = rng.uniform() < 0.8 ? static_cast<TokenId>((prev + 1) % vocab) : static_cast<TokenId>(rng.below(vocab));
-    prev = x;
-  }
-  return t;
-}
-
-}  // namespace distributed_test
-
 TEST_CASE("one rank: the communicator's calls change nothing and the checks pass", "[distributed]") {
   SingleProcess one;
   CHECK(one.rank() == 0);
@@ -54,7 +39,7 @@ TEST_CASE("a Trainer on one rank trains bit for bit as one without a communicato
   o.block_size = 8;
   o.max_iters = 4;
   o.lr = {3e-3, 3e-4, 1, 4};
-  const DataSplit data = split_train_val(distributed_test::counting_tokens(2000, 11));
+  const DataSplit data = split_train_val(test::learnable_tokens(2000, 11, 3));
   int argc = 1;
   char name[] = "test";
   char* args[] = {name, nullptr};

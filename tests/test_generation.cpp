@@ -158,3 +158,45 @@ TEST_CASE("generation: seeded, batched, streaming, and past the block size", "[g
   CHECK_THROWS_WITH(generate(model, {1, 2, 3}, 2, opt, r), Contains("equal"));
   CHECK_THROWS_WITH(generate(model, {1, 23}, 1, opt, r), Contains("token id 23"));
 }
+
+TEST_CASE("next_token_probabilities: softmax of the last position's logits, most likely first", "[generation]") {
+  const GPTConfig c = GPTConfig::make(2, 2, 16, 12, 23);
+  GPT<float> model = random_model(c, 8);
+  // against a softmax computed here, in double, from a full forward's last row
+  auto direct = [&](const std::vector<TokenId>& ids) {
+    const Tensor<float>& logits = model.forward(ids, 1, static_cast<Index>(ids.size()));  // (1, T, V)
+    const float* last = logits.data() + (ids.size() - 1) * 23;
+    double top = last[0], sum = 0;
+    for (Index v = 0; v < 23; ++v) top = std::max(top, static_cast<double>(last[v]));
+    std::vector<double> p(23);
+    for (Index v = 0; v < 23; ++v) sum += p[static_cast<std::size_t>(v)] = std::exp(last[v] - top);
+    for (double& x : p) x /= sum;
+    return p;
+  };
+  const std::vector<TokenId> ids = {1, 2, 3, 4, 5};
+  const auto next = next_token_probabilities(model, ids);
+  const std::vector<double> want = direct(ids);
+  REQUIRE(next.size() == 23);
+  double total = 0;
+  for (std::size_t i = 0; i < next.size(); ++i) {
+    CHECK(next[i].second == Approx(want[static_cast<std::size_t>(next[i].first)]).margin(1e-6));
+    if (i > 0) CHECK(next[i].second <= next[i - 1].second);
+    total += next[i].second;
+  }
+  CHECK(total == Approx(1.0).margin(1e-9));
+  // greedy generation's first token is the likeliest
+  GenerateOptions greedy;
+  greedy.max_new_tokens = 1;
+  greedy.sampling.temperature = 0;
+  Rng r(0);
+  CHECK(generate(model, ids, 1, greedy, r)[0][0] == next[0].first);
+  // past the block size of 12: the last 12 tokens are read
+  std::vector<TokenId> long_ids;
+  for (int i = 0; i < 20; ++i) long_ids.push_back(static_cast<TokenId>((i * 7) % 23));
+  const std::vector<TokenId> window(long_ids.end() - 12, long_ids.end());
+  const auto cut = next_token_probabilities(model, long_ids), alone = next_token_probabilities(model, window);
+  CHECK(cut == alone);
+  CHECK(cut[0].second == Approx(direct(window)[static_cast<std::size_t>(cut[0].first)]).margin(1e-6));
+  CHECK_THROWS_WITH(next_token_probabilities(model, {}), Contains("empty"));
+  CHECK_THROWS_WITH(next_token_probabilities(model, {1, 23}), Contains("token id 23"));
+}

@@ -4,6 +4,7 @@
 // double, a reward that PPO measurably raises, what too small a β lets happen, and bad input.
 #include <catch2/catch.hpp>
 #include "common.hpp"
+#include "ppo_toy.hpp"
 #include <minigpt/gpt.hpp>
 #include <minigpt/ppo.hpp>
 #include <minigpt/ppo_trainer.hpp>
@@ -17,52 +18,7 @@
 
 using namespace minigpt;
 
-namespace ppo_trainer_test {
-
-constexpr TokenId stop = 7;  // the tiny vocabulary's "newline"
-constexpr TokenId liked = 3; // the token the toy reward likes
-
-template <typename S>
-GPT<S> tiny_model(std::uint64_t seed, Index n_positions = 16, double scale = 1.0) {
-  GPT<S> model(GPTConfig::make(1, 2, 8, n_positions, 8));
-  Rng rng(seed);
-  model.init_weights(rng);
-  // Larger weights than GPT-2's 0.02 make the distributions far from uniform, so the
-  // gradients are not all alike.
-  model.parameters().flat() *= static_cast<S>(scale);
-  return model;
-}
-
-std::vector<std::vector<TokenId>> toy_prompts(Index n, Rng& rng) {
-  std::vector<std::vector<TokenId>> prompts;
-  for (Index i = 0; i < n; ++i) {
-    std::vector<TokenId> p;
-    const Index len = 2 + static_cast<Index>(rng.below(3));  // 2 to 4 tokens: several lengths
-    for (Index t = 0; t < len; ++t) p.push_back(static_cast<TokenId>(rng.below(7)));
-    prompts.push_back(p);
-  }
-  return prompts;
-}
-
-// The share of the answer's tokens that are `liked`.
-double liked_share(const std::vector<TokenId>&, const std::vector<TokenId>& answer) {
-  return static_cast<double>(std::count(answer.begin(), answer.end(), liked)) / static_cast<double>(answer.size());
-}
-
-PPOOptions toy_options() {
-  PPOOptions o;
-  o.stop_token = stop;
-  o.max_new_tokens = 6;
-  o.batch_size = 16;
-  o.mini_batch_size = 4;
-  o.learning_rate = 3e-3;
-  o.seed = 5;
-  return o;
-}
-
-}  // namespace ppo_trainer_test
-
-namespace pt = ppo_trainer_test;
+namespace pt = ppo_toy;
 
 TEST_CASE("PPO value head: the header's example, and its gradient against finite differences", "[ppo_trainer]") {
   ValueHead<double> head(2);

@@ -197,3 +197,28 @@ TEST_CASE("token ids written as text parse, and anything else is named", "[token
   CHECK_THROWS_WITH(parse_token_ids("2147483648", "x"), Catch::Matchers::Contains("not a token id"));
   CHECK_THROWS_WITH(parse_token_ids("99999999999999999999", "x"), Catch::Matchers::Contains("not a token id"));
 }
+
+TEST_CASE("make_tokenizer: char, bpe:N trained on the text, a folder, or a named error", "[tokenizer][files]") {
+  const std::string text = "to be, or not to be, that is the question: to be, or not to be";
+  const auto chars = make_tokenizer("char", "to be, or not to be");
+  CHECK(chars->kind() == "char");
+  CHECK(chars->vocab_size() == 8);  // " ,benort"
+  CHECK(chars->decode(chars->encode("not to be")) == "not to be");
+  // bpe:N: the merges train_bpe learns from the same text, with the same options
+  const auto bpe = make_tokenizer("bpe:270", text);
+  BPETrainOptions o;
+  o.vocab_size = 270;
+  const BPETokenizer direct = train_bpe(text, o);
+  REQUIRE(bpe->vocab_size() == 270);
+  CHECK(bpe->encode(text) == direct.encode(text));
+  CHECK(bpe->encode(text).size() < text.size());
+  // a folder: whatever it holds
+  const std::string dir = test::temp_dir("make_tokenizer");
+  direct.save(dir);
+  CHECK(make_tokenizer(dir, "ignored")->encode(text) == direct.encode(text));
+  // anything else is named
+  for (const char* bad : {"bpe:", "bpe:12x", "bpe:-5", "bpe:123456789"})
+    CHECK_THROWS_WITH(make_tokenizer(bad, text), Catch::Contains(std::string("tokenizer ") + bad + ": expected bpe:N"));
+  CHECK_THROWS_WITH(make_tokenizer("bpe:100", text), Catch::Contains("vocab_size 100"));
+  CHECK_THROWS_WITH(make_tokenizer("no-such-kind", text), Catch::Contains("no such folder"));
+}

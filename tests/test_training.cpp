@@ -26,18 +26,6 @@ namespace {
 
 GPTConfig training_config(Index vocab = 11) { return GPTConfig::make(2, 2, 16, 16, vocab); }
 
-std::vector<TokenId> random_tokens(Index n, Index vocab, std::uint64_t seed) {
-  Rng rng(seed);
-  std::vector<TokenId> t(static_cast<std::size_t>(n));
-  // A learnable sequence: mostly "next = previous + 1", sometimes a random jump.
-  TokenId prev = 0;
-  for (auto& x : t) {
-    x = rng.uniform() < 0.8 ? static_cast<TokenId>((prev + 1) % vocab) : static_cast<TokenId>(rng.below(vocab));
-    prev = x;
-  }
-  return t;
-}
-
 TrainOptions small_options() {
   TrainOptions o;
   o.batch_size = 4;
@@ -224,7 +212,7 @@ TEST_CASE("data loader: seeded windows, targets shifted by one, token files", "[
 
 TEST_CASE("gradient accumulation: 2 micro-batches of B/2 make the step of one batch of B", "[training]") {
   const GPTConfig c = training_config();
-  const DataSplit data = split_train_val(random_tokens(3000, 11, 5));
+  const DataSplit data = split_train_val(test::learnable_tokens(3000, 11, 5));
   TrainOptions whole = small_options();
   whole.batch_size = 4;
   TrainOptions halves = whole;
@@ -246,7 +234,7 @@ TEST_CASE("gradient accumulation: 2 micro-batches of B/2 make the step of one ba
 TEST_CASE("the same seed gives the same run, loss for loss, and another seed another run", "[training]") {
   GPTConfig c = training_config();
   c.resid_pdrop = 0.1;  // dropout masks follow the seed too
-  const DataSplit data = split_train_val(random_tokens(3000, 11, 6));
+  const DataSplit data = split_train_val(test::learnable_tokens(3000, 11, 6));
   TrainOptions o = small_options();
   Trainer<float> a(c, o, data), b(c, o, data);
   o.seed = 1338;
@@ -270,7 +258,7 @@ TEST_CASE("resuming from a checkpoint gives bit for bit the uninterrupted run", 
   c.embd_pdrop = 0.1;
   c.attn_pdrop = 0.1;
   c.resid_pdrop = 0.1;
-  const DataSplit data = split_train_val(random_tokens(3000, 11, 7));
+  const DataSplit data = split_train_val(test::learnable_tokens(3000, 11, 7));
   TrainOptions o = small_options();
   o.max_iters = 8;
   o.grad_accum_steps = 2;
@@ -311,7 +299,7 @@ TEST_CASE("resuming from a checkpoint gives bit for bit the uninterrupted run", 
 
 TEST_CASE("a training checkpoint is a Hugging Face model folder plus the optimiser state", "[training][checkpoint]") {
   const GPTConfig c = training_config();
-  const DataSplit data = split_train_val(random_tokens(3000, 11, 8));
+  const DataSplit data = split_train_val(test::learnable_tokens(3000, 11, 8));
   Trainer<float> t(c, small_options(), data);
   t.train_step();
   t.train_step();
@@ -345,7 +333,7 @@ TEST_CASE("a training checkpoint is a Hugging Face model folder plus the optimis
 TEST_CASE("a bad optimizer state or trainer state is a clear error naming the file and field",
           "[training][checkpoint][hardening]") {
   const GPTConfig c = training_config();
-  const DataSplit data = split_train_val(random_tokens(3000, 11, 9));
+  const DataSplit data = split_train_val(test::learnable_tokens(3000, 11, 9));
   Trainer<float> t(c, small_options(), data);
   t.train_step();
   const std::string root = test::scratch("ckpt-bad");
@@ -414,7 +402,7 @@ TEST_CASE("a bad optimizer state or trainer state is a clear error naming the fi
 TEST_CASE("a full disk or a read-only folder while saving leaves the previous checkpoint intact",
           "[training][checkpoint][hardening]") {
   const GPTConfig c = training_config();
-  const DataSplit data = split_train_val(random_tokens(3000, 11, 10));
+  const DataSplit data = split_train_val(test::learnable_tokens(3000, 11, 10));
   Trainer<float> t(c, small_options(), data);
   t.train_step();
   const std::string root = test::scratch("ckpt-disk");
@@ -446,7 +434,7 @@ TEST_CASE("a full disk or a read-only folder while saving leaves the previous ch
 TEST_CASE("a NaN stops training, naming the step and the first tensor, and the last checkpoint stays",
           "[training][divergence]") {
   const GPTConfig c = training_config();
-  const DataSplit data = split_train_val(random_tokens(3000, 11, 11));
+  const DataSplit data = split_train_val(test::learnable_tokens(3000, 11, 11));
   Trainer<float> t(c, small_options(), data);
   t.train_step();
   t.train_step();

@@ -179,6 +179,28 @@ std::vector<std::vector<TokenId>> generate(GPT<S>& model, const std::vector<std:
   return generate(model, prompts, opt, rngs, on_token);
 }
 
+// What the model predicts after `context`: every token of the vocabulary with its
+// probability softmax(logits) at the last position, most likely first (summing to 1). A
+// context longer than the block size is read from its last n_positions tokens, as generate
+// reads it. The chapter's "next-token predictor" in one call.
+//
+//   context (T0) -> (token id, probability) (V), most likely first
+//
+// Example (next_token_predictor's character model, trained on tinyshakespeare for 2,000 steps):
+//     auto next = next_token_probabilities(model, tok.encode("ROMEO:"));
+//     // tok.decode({next[0].first}) is "\n" with next[0].second 0.975; then " " 0.022, "'" 0.001
+template <typename S>
+std::vector<std::pair<TokenId, double>> next_token_probabilities(GPT<S>& model, const std::vector<TokenId>& context) {
+  if (context.empty()) throw ArgumentError("next_token_probabilities: the context is empty: there is nothing to continue");
+  check_token_ids(context, model.config().vocab_size, "next_token_probabilities");
+  const Index T0 = std::min<Index>(model.config().n_positions, static_cast<Index>(context.size()));
+  const std::vector<TokenId> window(context.end() - T0, context.end());  // the model reads its last block
+  ForwardOptions<S> last;
+  last.last_position_only = true;
+  const Tensor<S>& logits = model.forward(window, 1, T0, last);  // (1, 1, V)
+  return sampling_distribution(logits.data(), model.config().vocab_size, SamplingOptions{});
+}
+
 // prompt holds B sequences of equal length T0, row after row, all sampling from the one
 // generator rng (at each step in the order of the sequences). Returns the new tokens, B rows
 // of up to max_new_tokens each (a row ends early at stop_token).

@@ -77,26 +77,33 @@ inline double read_bandwidth_gbs() {
   return double(n) * sizeof(float) / s / 1e9;
 }
 
-// Runs the PyTorch peer with `threads` threads and returns its JSON line (null when python,
-// torch or the script is missing: the benchmark then prints minigpt's figures alone).
-inline nlohmann::json run_torch_peer(const std::string& args, int threads) {
-  const std::string script = std::string(MINIGPT_SOURCE_DIR) + "/tests/bench/torch_peer.py";
-  const std::string t = std::to_string(threads);
-  const std::string cmd = "OMP_NUM_THREADS=" + t + " OPENBLAS_NUM_THREADS=" + t + " /usr/bin/python3 '" + script +
-                          "' " + args + " --threads " + t + " 2>/dev/null";
-  FILE* p = popen(cmd.c_str(), "r");
+// Runs a peer's command line and returns the last JSON object it printed that starts with
+// `opening` (null when the command, its interpreter or its package is missing, or it printed
+// no such line: the benchmark then prints minigpt's figures alone).
+inline nlohmann::json run_peer_json(const std::string& cmd, const std::string& opening) {
+  FILE* p = popen((cmd + " 2>/dev/null").c_str(), "r");
   if (p == nullptr) return nullptr;
   std::string out;
   char buf[4096];
   while (std::fgets(buf, sizeof buf, p) != nullptr) out += buf;
   pclose(p);
-  const auto start = out.rfind("{\"peer\"");
+  const auto start = out.rfind(opening);
   if (start == std::string::npos) return nullptr;
   try {
     return nlohmann::json::parse(out.substr(start));
   } catch (const nlohmann::json::exception&) {
     return nullptr;
   }
+}
+
+// Runs the PyTorch peer with `threads` threads and returns its JSON line (null without
+// python, torch or the script).
+inline nlohmann::json run_torch_peer(const std::string& args, int threads) {
+  const std::string script = std::string(MINIGPT_SOURCE_DIR) + "/tests/bench/torch_peer.py";
+  const std::string t = std::to_string(threads);
+  return run_peer_json("OMP_NUM_THREADS=" + t + " OPENBLAS_NUM_THREADS=" + t + " /usr/bin/python3 '" + script + "' " +
+                           args + " --threads " + t,
+                       "{\"peer\"");
 }
 
 }  // namespace bench

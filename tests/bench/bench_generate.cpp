@@ -54,21 +54,9 @@ std::string join(const std::vector<TokenId>& ids) {
 // the package: run `npm install` in tests/gguf first).
 nlohmann::json run_llama(const std::string& file, const std::vector<TokenId>& prompt, int n, int threads) {
   const std::string script = std::string(MINIGPT_SOURCE_DIR) + "/tests/gguf/llama_peer.mjs";
-  const std::string cmd = "node '" + script + "' '" + file + "' --prompt-ids '" + join(prompt) + "' --new " +
-                          std::to_string(n) + " --threads " + std::to_string(threads) + " --bench 2>/dev/null";
-  FILE* p = popen(cmd.c_str(), "r");
-  if (p == nullptr) return nullptr;
-  std::string out;
-  char buf[4096];
-  while (std::fgets(buf, sizeof buf, p) != nullptr) out += buf;
-  pclose(p);
-  const auto start = out.rfind("{\"model\"");
-  if (start == std::string::npos) return nullptr;
-  try {
-    return nlohmann::json::parse(out.substr(start));
-  } catch (const nlohmann::json::exception&) {
-    return nullptr;
-  }
+  return bench::run_peer_json("node '" + script + "' '" + file + "' --prompt-ids '" + join(prompt) + "' --new " +
+                           std::to_string(n) + " --threads " + std::to_string(threads) + " --bench",
+                       "{\"model\"");
 }
 
 struct Decode {

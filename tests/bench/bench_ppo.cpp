@@ -8,6 +8,7 @@
 //      of up to 16 tokens after prompts of 20, minibatches of 8.
 // Usage: bench_ppo [--steps N] [--speed-steps N]
 #include "bench_common.hpp"
+#include "../ppo_toy.hpp"
 
 #include <minigpt/minigpt.hpp>
 
@@ -17,51 +18,25 @@
 
 using namespace minigpt;
 
-namespace {
-
-std::vector<std::vector<TokenId>> random_prompts(Index n, Index min_len, Index max_len, TokenId V, Rng& rng) {
-  std::vector<std::vector<TokenId>> prompts;
-  for (Index i = 0; i < n; ++i) {
-    std::vector<TokenId> p;
-    const Index len = min_len + static_cast<Index>(rng.below(static_cast<std::uint64_t>(max_len - min_len + 1)));
-    for (Index t = 0; t < len; ++t) p.push_back(static_cast<TokenId>(rng.below(static_cast<std::uint64_t>(V))));
-    prompts.push_back(p);
-  }
-  return prompts;
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
   Index steps = 40, speed_steps = 5;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (std::strcmp(argv[i], "--steps") == 0) steps = std::stol(argv[i + 1]);
     if (std::strcmp(argv[i], "--speed-steps") == 0) speed_steps = std::stol(argv[i + 1]);
   }
-  const TokenId liked = 3, stop = 7;
-  auto liked_share = [&](const std::vector<TokenId>&, const std::vector<TokenId>& answer) {
-    return static_cast<double>(std::count(answer.begin(), answer.end(), liked)) / static_cast<double>(answer.size());
-  };
+  using ppo_toy::liked_share;
 
-  // 1. the KL leash
-  GPT<float> sft(GPTConfig::make(1, 2, 8, 16, 8));
-  Rng init(21);
-  sft.init_weights(init);
+  // 1. the KL leash, on the toy task of the tests (../ppo_toy.hpp)
+  const GPT<float> sft = ppo_toy::tiny_model<float>(21);
   Rng rng(22);
-  const auto prompts = random_prompts(32, 2, 4, 7, rng);
+  const auto prompts = ppo_toy::toy_prompts(32, rng);
   std::printf("toy task: V 8, 1 layer, C 8; 16 rollouts of up to 6 tokens per step, minibatches of 4, lr 3e-3, %ld steps\n",
               static_cast<long>(steps));
   std::printf("%8s %12s %12s %12s %12s %12s %10s\n", "beta", "score first", "score last", "KL last", "entropy last",
               "ended last", "s/step");
   for (double beta : {0.0, 0.001, 0.01, 0.05, 0.2, 1.0}) {
     GPT<float> policy = sft;
-    PPOOptions o;
-    o.stop_token = stop;
-    o.max_new_tokens = 6;
-    o.batch_size = 16;
-    o.mini_batch_size = 4;
-    o.learning_rate = 3e-3;
-    o.seed = 5;
+    PPOOptions o = ppo_toy::toy_options();
     o.steps = steps;
     o.config.kl_coef = beta;
     const double t0 = bench::now();
@@ -90,7 +65,7 @@ int main(int argc, char** argv) {
   o.batch_size = 32;
   o.mini_batch_size = 8;
   o.steps = speed_steps;
-  const PPOHistory h = run_ppo(policy, baby, liked_share, {}, random_prompts(64, 20, 20, 65, rng2), o);
+  const PPOHistory h = run_ppo(policy, baby, liked_share, {}, ppo_toy::toy_prompts(64, rng2, 20, 20, 65), o);
   std::vector<double> secs;
   for (const PPOStepStats& s : h.steps) secs.push_back(s.seconds);
   std::printf("speed: 4 layers, 4 heads, C 128, V 65; 32 rollouts of up to 16 tokens after 20-token prompts, "

@@ -21,19 +21,6 @@ inline std::string shared_scratch(const std::string& name) {
   return "scratch-" + name;
 }
 
-// Mostly "next = previous + 1", sometimes a random jump (as test_training.cpp).
-inline std::vector<minigpt::TokenId> learnable_tokens(minigpt::Index n, minigpt::Index vocab, std::uint64_t seed) {
-  minigpt::Rng rng(seed);
-  std::vector<minigpt::TokenId> t(static_cast<std::size_t>(n));
-  minigpt::TokenId prev = 0;
-  for (auto& x : t) {
-    x = rng.uniform() < 0.8 ? static_cast<minigpt::TokenId>((prev + 1) % vocab)
-                            : static_cast<minigpt::TokenId>(rng.below(static_cast<std::uint64_t>(vocab)));
-    prev = x;
-  }
-  return t;
-}
-
 // The victim of the fault tests: trains a tiny model on the ranks for ever, rank 0 saving a
 // checkpoint in dir/run every 10 steps; each rank writes its process id to dir/rank-R.pid.
 // When a collective call fails or times out it prints why and stops every rank (exit 1).

@@ -18,17 +18,7 @@ const std::string predictor = std::string(MINIGPT_EXAMPLES_DIR) + "/next_token_p
 const std::string small = " --n-layer 1 --n-head 2 --n-embd 32 --block-size 32 --batch-size 8 ";
 
 // Runs a shell command, stdout and stderr together.
-test::Run run(const std::string& cmd) {
-  test::Run r;
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  if (p == nullptr) return r;
-  char buf[4096];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  const int st = pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
-}
+test::Run run(const std::string& cmd) { return test::run_shell(cmd + " 2>&1"); }
 
 std::string mpirun(int ranks, const std::string& extra = "") {
   return std::string(MINIGPT_MPIEXEC) + " -np " + std::to_string(ranks) + " " + extra + " ";

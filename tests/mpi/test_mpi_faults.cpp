@@ -55,17 +55,7 @@ namespace {
 using clock_type = std::chrono::steady_clock;
 
 // Runs a shell command, stdout and stderr together.
-test::Run run(const std::string& cmd) {
-  test::Run r;
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  if (p == nullptr) return r;
-  char buf[4096];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  const int st = pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
-}
+test::Run run(const std::string& cmd) { return test::run_shell(cmd + " 2>&1"); }
 
 // The step of the checkpoint in dir (-1 while there is none).
 Index checkpoint_step(const std::string& dir) {
