@@ -79,7 +79,7 @@ int main(int argc, char** argv) {
   double lr = 2e-3;
   int threads = 0;
   app.add_option("--data", data, "training text (default: the bundled tinyshakespeare)");
-  app.add_option("--tokenizer", tokenizer_spec, "char, bpe:N (train a BPE of N tokens on the data) or a folder (make_tokenizer)");
+  app.add_option("--tokenizer", tokenizer_spec, "char, bpe:N (train a BPE of N tokens on the data) or a folder");
   app.add_option("--n-layer", config.n_layer, "decoder blocks (default 4)")->check(CLI::PositiveNumber);
   app.add_option("--n-head", config.n_head, "attention heads (default 4)")->check(CLI::PositiveNumber);
   app.add_option("--n-embd", config.n_embd, "embedding width C (default 128)")->check(CLI::PositiveNumber);

@@ -55,8 +55,8 @@ std::string join(const std::vector<TokenId>& ids) {
 nlohmann::json run_llama(const std::string& file, const std::vector<TokenId>& prompt, int n, int threads) {
   const std::string script = std::string(MINIGPT_SOURCE_DIR) + "/tests/gguf/llama_peer.mjs";
   return bench::run_peer_json("node '" + script + "' '" + file + "' --prompt-ids '" + join(prompt) + "' --new " +
-                           std::to_string(n) + " --threads " + std::to_string(threads) + " --bench",
-                       "{\"model\"");
+                                  std::to_string(n) + " --threads " + std::to_string(threads) + " --bench",
+                              "{\"model\"");
 }
 
 struct Decode {
