@@ -19,9 +19,11 @@
 //      outcomes per mention group, and every policy's score under every grader;
 //   4. abstention at inference: the SFT model (and the base model's cloze) answers only when
 //      its confidence >= tau, else "I don't know"; risk-coverage, the best tau for the t-score.
+// With --r-tuning they run on another SFT model (R-Tuning): the recipe's demonstrations plus the
+// rl split's questions, answered where the base model's cloze is right, refused where not.
 // Writes OUT/report.json (every figure), reliability.svg, reliability_ppo.svg (after PPO),
 // risk_coverage.svg, risk_coverage_base.svg (numbers beside each as .json), answers.jsonl,
-// the PPO policies' model folders (ppo-binary, ppo-t0.75, ppo-rm); prints tables.
+// the PPO policies' model folders (ppo-binary, ppo-t0.75, ppo-rm), sft-r-tuning; prints tables.
 #include <minigpt/minigpt.hpp>
 #include <minigpt/package_data.hpp>
 
@@ -63,8 +65,10 @@ int main(int argc, char** argv) {
   app.add_option("--temperature", o.temperature, "T of the policy PPO trains: rollouts from softmax(logits / T)")
       ->check(CLI::Range(0.05, 10.0))->capture_default_str();
   bool quick_recipe = false;
-  app.add_flag("--quick-recipe", quick_recipe, "when DIR is empty: the recipe at chatgpt_recipe's --quick sizes (for tests)");
+  app.add_flag("--quick-recipe", quick_recipe, "the recipe (when DIR is empty) and --r-tuning's SFT at chatgpt_recipe's --quick sizes (for tests)");
   app.add_flag("--skip-equal-scores", o.skip_equal_scores, "no PPO update from a batch whose scores are all equal");
+  bool r_tuning = false;
+  app.add_flag("--r-tuning", r_tuning, "experiment on an SFT model that also learned to refuse what the base model does not know");
   try {
     app.parse(argc, argv);
     if (recipe.empty() || out.empty()) throw CLI::ValidationError("--recipe DIR and --out DIR are required");
@@ -101,6 +105,16 @@ int main(int argc, char** argv) {
       return qs;
     };
     GPT<float> base_model = load_model<float>(recipe + "/base"), sft_model = load_model<float>(recipe + "/sft");
+    nlohmann::ordered_json r_tuning_report = "off";
+    if (r_tuning) {
+      ProgressBar bar(std::cerr, recipe_options.sft_steps, isatty(2) != 0, 25);
+      std::cerr << "R-Tuning: SFT again from the base model, refusing what its cloze gets wrong\n";
+      const RTuning<float> rt = r_tuning_sft(base_model, *tok, recipe, recipe_options.sft_options(), out, [&](Index s) { bar.update(s); });
+      bar.finish();
+      std::cerr << "R-Tuning: " << rt.demonstrations.answered << " rl questions answered, " << rt.demonstrations.refused << " refused\n";
+      sft_model = rt.model;
+      r_tuning_report = rt.to_json();
+    }
     const std::vector<AskedQuestion> base = ask(base_model, "base", AskStyle::cloze, 0);
     const std::vector<AskedQuestion> sft = ask(sft_model, "sft", AskStyle::chat, o.samples);
 
@@ -182,6 +196,7 @@ int main(int argc, char** argv) {
     // ---- 8. the report and every answer ----
     nlohmann::ordered_json report;
     report["questions"] = rows.size();
+    report["r_tuning"] = r_tuning_report;
     report["singletons"] = to_json(singletons);
     report["calibration"] = nlohmann::ordered_json::array();
     for (std::size_t i = 0; i < cals.size(); ++i) report["calibration"].push_back({{"answers", names[i]}, {"figures", to_json(cals[i])}});

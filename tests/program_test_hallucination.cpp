@@ -147,6 +147,38 @@ TEST_CASE("hallucination answers bad flags and bad folders with one line", "[pro
   CHECK(std::distance(std::filesystem::directory_iterator(other), std::filesystem::directory_iterator()) == 1);
 }
 
+TEST_CASE("hallucination --r-tuning runs the experiments on an SFT model that refuses what the base model does not know",
+          "[programs][hallucination]") {
+  const std::string out = test::temp_dir("hallucination_r_tuning");
+  const test::Run r = test::run_program("hallucination", "--recipe " + hp::recipe_dir() + " --out " + out +
+                                                             " --r-tuning --quick-recipe --samples 0 --ppo-steps 0");
+  INFO(r.out);
+  REQUIRE(r.status == 0);
+  CHECK_THAT(r.out, Contains("R-Tuning"));
+  // The rows: the library's R-Tuning labels of the recipe's base model, written as they are made.
+  GPT<float> base = load_model<float>(hp::recipe_dir() + "/base");
+  const auto tok = load_tokenizer(hp::recipe_dir() + "/base");
+  const RTuningRows expected = r_tuning_demonstrations(base, *tok, read_world_questions(hp::recipe_dir() + "/data/world.json", Split::rl));
+  const std::vector<SFTExample> rows = read_sft_jsonl(out + "/r_tuning.jsonl");
+  REQUIRE(rows.size() == expected.rows.size());
+  for (std::size_t i = 0; i < rows.size(); ++i)
+    CHECK((rows[i].prompt == expected.rows[i].prompt && rows[i].completion == expected.rows[i].completion));
+  const auto report = test::read_json(out + "/report.json");
+  CHECK(report["r_tuning"]["answered"].get<Index>() == expected.answered);
+  CHECK(report["r_tuning"]["refused"].get<Index>() == expected.refused);
+  // The SFT model of the experiments is the saved R-Tuning one (--quick-recipe: 20 SFT steps),
+  // not the recipe's: the listed answers are its greedy answers.
+  GPT<float> rt = load_model<float>(out + "/sft-r-tuning");
+  CHECK((rt.parameters().flat() != load_model<float>(hp::recipe_dir() + "/sft").parameters().flat()).any());
+  const auto answers = hp::jsonl_rows(out + "/answers.jsonl");
+  const std::vector<EvalExample> eval = read_eval_jsonl(hp::recipe_dir() + "/data/eval.jsonl");
+  for (std::size_t i = 0; i < 6; ++i) {
+    const auto& a = answers[eval.size() + i];
+    REQUIRE(a["model"] == "sft");
+    CHECK(a["completion"] == answer(rt, *tok, eval[i].prompt, AnswerOptions{}).completion);
+  }
+}
+
 TEST_CASE("hallucination given an empty folder runs the recipe's first three steps into it, as chatgpt_recipe does",
           "[programs][hallucination][recipe]") {
   namespace fs = std::filesystem;

@@ -1,12 +1,16 @@
 // Calibration, abstention and the graders (calibration.hpp), on hand-made answers whose ECE,
 // Brier score, risk–coverage points and per-group rates were worked out by hand (the sums are
-// written beside each check), and the singleton rate against the world's own count.
+// written beside each check), the singleton rate against the world's own count, and R-Tuning's labels
+// against greedy continuations generated here.
 #include <catch2/catch.hpp>
 #include "common.hpp"
 #include "xml.hpp"
 #include <minigpt/calibration.hpp>
 #include <minigpt/char_tokenizer.hpp>
+#include <minigpt/generation.hpp>
 #include <minigpt/hallucination.hpp>
+#include <minigpt/load_tokenizer.hpp>
+#include <minigpt/training.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -347,6 +351,69 @@ TEST_CASE("Experiment 3's setting read from a recipe folder: questions, graders,
   for (const Batch& b : moved.demonstrations) rows += b.B;
   CHECK(rows == static_cast<Index>(w.sft_examples().size()));
   CHECK(moved.report["ptx_coef"] == 1.0);
+}
+
+TEST_CASE("R-Tuning: the base model's cloze decides which questions are answered and which refused, and its SFT model is saved",
+          "[calibration][world]") {
+  const FactWorld w = small_calibration_world();
+  const std::string dir = test::temp_dir("r_tuning");
+  w.write(dir + "/data");
+  const CharTokenizer tok = CharTokenizer::from_text(w.pretrain_text() + "Q:A:?'\n");
+  const std::vector<EvalExample> rl = read_world_questions(dir + "/data/world.json", Split::rl);
+  std::vector<EvalExample> mentioned;  // the questions R-Tuning labels: people the text names
+  for (const EvalExample& e : rl)
+    if (e.mentions >= 1) mentioned.push_back(e);
+  REQUIRE(mentioned.size() == 3 * 5);  // the once and 2-3 people of the rl split; strangers left out
+  REQUIRE(mentioned.size() < rl.size());
+
+  // A base model that read the cloze sentences of four of those questions, many times.
+  std::string text;
+  for (int r = 0; r < 100; ++r)
+    for (std::size_t i = 0; i < 4; ++i) text += cloze_of(mentioned[i]) + " " + mentioned[i].answer + ".\n";
+  TrainOptions to;
+  to.batch_size = 8, to.block_size = 48, to.max_iters = 400, to.seed = 3;
+  to.lr = {1e-2, 1e-3, 20, 400};
+  Trainer<float> trainer(GPTConfig::make(2, 2, 48, 64, tok.vocab_size()), to, {tok.encode(text), {}});
+  while (!trainer.done()) trainer.train_step();
+  GPT<float> base = trainer.model();
+
+  // Each label against the greedy continuation of the cloze, generated here, its first word.
+  const RTuningRows r = r_tuning_demonstrations(base, tok, rl);
+  REQUIRE(r.rows.size() == mentioned.size());
+  GenerateOptions greedy;
+  greedy.max_new_tokens = 24;
+  greedy.sampling.temperature = 0;
+  Rng rng(1);
+  Index answered = 0;
+  for (std::size_t i = 0; i < mentioned.size(); ++i) {
+    const std::vector<TokenId> cont = generate(base, tok.encode(cloze_of(mentioned[i])), 1, greedy, rng)[0];
+    const bool knows = cloze_word(tok.decode(cont)) == " " + mentioned[i].answer;
+    answered += knows;
+    CHECK(r.rows[i].prompt == mentioned[i].prompt);
+    CHECK(r.rows[i].completion == (knows ? " " + mentioned[i].answer + "\n" : std::string(" I don't know.\n")));
+  }
+  CHECK(r.answered == answered);
+  CHECK(r.refused == static_cast<Index>(mentioned.size()) - answered);
+  CHECK(r.answered >= 3);  // both kinds of row are made (the four it read: 4 answered, 11 refused)
+  CHECK(r.refused >= 3);
+
+  // The SFT model: the recipe's demonstrations, then these rows, from the base model; saved.
+  SFTOptions so;
+  so.steps = 4, so.batch_size = 8, so.seed = 9;
+  const RTuning<float> rt = r_tuning_sft(base, tok, dir, so, dir + "/out");
+  std::vector<SFTExample> rows = read_sft_jsonl(dir + "/data/sft.jsonl");
+  rows.insert(rows.end(), r.rows.begin(), r.rows.end());
+  SFTTrainer<float> by_hand(base, encode_sft(tok, rows, 64), so);
+  while (!by_hand.done()) by_hand.step();
+  CHECK((rt.model.parameters().flat() == by_hand.model().parameters().flat()).all());
+  CHECK((rt.model.parameters().flat() != base.parameters().flat()).any());
+  CHECK((load_model<float>(dir + "/out/sft-r-tuning").parameters().flat() == rt.model.parameters().flat()).all());
+  CHECK(load_tokenizer(dir + "/out/sft-r-tuning")->encode(mentioned[0].prompt) == tok.encode(mentioned[0].prompt));
+  const std::vector<SFTExample> saved = read_sft_jsonl(dir + "/out/r_tuning.jsonl");
+  REQUIRE(saved.size() == r.rows.size());
+  for (std::size_t i = 0; i < saved.size(); ++i) CHECK((saved[i].prompt == r.rows[i].prompt && saved[i].completion == r.rows[i].completion));
+  CHECK(rt.to_json()["answered"] == r.answered);
+  CHECK(rt.to_json()["refused"] == r.refused);
 }
 
 TEST_CASE("Abstention in one call equals its pieces, and the tables print the figures", "[calibration]") {

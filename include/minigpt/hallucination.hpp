@@ -34,7 +34,8 @@
 // options they make); grader_policies names the graders' rewards ("binary", "t0.75", "rm");
 // grader_experiment reads the whole setting from a recipe folder (questions, reward model,
 // graders, PPO's options); grader_scores, grader_score_table and targets_text make experiment
-// 3's table and verdict.
+// 3's table and verdict. r_tuning_demonstrations and r_tuning_sft make the SFT model of the
+// program's --r-tuning (R-Tuning: refusals where the base model does not know).
 //
 // Shapes in: eval rows (prompt, answer, person, mentions) (n).  Shapes out: n asked questions.
 //
@@ -49,6 +50,7 @@
 #pragma once
 
 #include "calibration.hpp"
+#include "checkpoint.hpp"
 #include "confidence.hpp"
 #include "detail/io.hpp"
 #include "error.hpp"
@@ -257,6 +259,66 @@ inline std::vector<EvalExample> read_world_questions(const std::string& path, Sp
       rows.push_back({chat_prompt(FactWorld::fill(a.question, name)), text(a.name), name, p["mentions"].get<Index>()});
   }
   return rows;
+}
+
+// R-Tuning (Zhang et al. 2024, "R-Tuning: Instructing Large Language Models to Say 'I Don't
+// Know'"): demonstrate refusals where the model does not know, judged by what the model knows,
+// not by what the data says. Each question about a person the text mentions at least once is
+// put to the base model the pre-training way (its cloze, greedy: ask_questions) and
+// demonstrated with the right answer when the cloze's answer is right, with " I don't know.\n"
+// when it is not. Strangers and arithmetic are left to the recipe's own demonstrations.
+//
+//   RTuningRows r = r_tuning_demonstrations(base, tok, read_world_questions(world, Split::rl));
+//   r.rows[k]  // {"Q: Where does Elena Costa live?\nA:", " I don't know.\n"}: its cloze said Daegu
+struct RTuningRows {
+  std::vector<SFTExample> rows;
+  Index answered = 0, refused = 0;
+};
+template <typename S>
+RTuningRows r_tuning_demonstrations(GPT<S>& base, const Tokenizer& tok, const std::vector<EvalExample>& questions) {
+  std::vector<EvalExample> mentioned;
+  for (const EvalExample& e : questions)
+    if (!e.person.empty() && e.mentions >= 1) mentioned.push_back(e);
+  Rng unused(0);  // greedy answers draw nothing
+  RTuningRows r;
+  for (const AskedQuestion& q : ask_questions(base, tok, mentioned, AskOptions{AskStyle::cloze, 0}, unused)) {
+    const bool knows = q.grade == Grade::correct;
+    r.rows.push_back({q.row.prompt, knows ? chat_completion(q.row.answer) : idk_completion()});
+    ++(knows ? r.answered : r.refused);
+  }
+  return r;
+}
+
+// The SFT model of the program's --r-tuning: R-Tuning's rows for the recipe folder's rl
+// questions (data/world.json), then SFT from the base model on the recipe's demonstrations
+// (data/sft.jsonl, read with the model's block size) followed by those rows, with `options`
+// (the recipe's step 2 settings: RecipeOptions::sft_options). Saves out/sft-r-tuning (with its
+// tokenizer) and the rows to out/r_tuning.jsonl; on_step(step) hears each SFT step.
+template <typename S>
+struct RTuning {
+  GPT<S> model;
+  RTuningRows demonstrations;
+  nlohmann::ordered_json to_json() const {
+    return {{"answered", demonstrations.answered}, {"refused", demonstrations.refused}, {"folder", "sft-r-tuning"},
+            {"rows", "r_tuning.jsonl"}};
+  }
+};
+template <typename S>
+RTuning<S> r_tuning_sft(GPT<S>& base, const Tokenizer& tok, const std::string& recipe, const SFTOptions& options,
+                        const std::string& out, const std::function<void(Index)>& on_step = {}) {
+  RTuningRows extra = r_tuning_demonstrations(base, tok, read_world_questions(recipe + "/data/world.json", Split::rl));
+  const Index block = base.config().n_positions;
+  std::vector<SFTExample> rows = read_sft_jsonl(recipe + "/data/sft.jsonl", {&tok, block});
+  rows.insert(rows.end(), extra.rows.begin(), extra.rows.end());
+  SFTTrainer<S> trainer(base, encode_sft(tok, rows, block), options);
+  while (!trainer.done()) {
+    trainer.step();
+    if (on_step) on_step(trainer.step_count());
+  }
+  save_model(trainer.model(), out + "/sft-r-tuning");
+  tok.save(out + "/sft-r-tuning");
+  write_sft_jsonl(out + "/r_tuning.jsonl", extra.rows);
+  return {trainer.model(), std::move(extra)};
 }
 
 // A grader as PPO's reward: reward(prompt, answer) = score(grade_completion(decoded answer,

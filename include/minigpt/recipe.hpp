@@ -61,6 +61,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <filesystem>
@@ -116,6 +117,16 @@ struct RecipeOptions {
     o.ppo_mini_batch = 4;
     o.eval_every = 5;
     return o;
+  }
+
+  // Step 2's SFT settings (run_sft_step; hallucination's --r-tuning trains with them too).
+  SFTOptions sft_options() const {
+    SFTOptions so;
+    so.batch_size = sft_batch;
+    so.steps = sft_steps;
+    so.lr = {sft_lr, sft_lr / 10, std::min<Index>(20, sft_steps / 10), sft_steps};
+    so.seed = seed + 1;
+    return so;
   }
 
   nlohmann::ordered_json to_json() const {
@@ -330,12 +341,7 @@ RecipeStep<S> run_sft_step(const GPT<S>& base, const Tokenizer& tok, const FactW
   std::vector<SFTExample> held_out;  // the demonstrator's answers to the held-out questions
   for (const Question& q : world.questions_in(Split::eval)) held_out.push_back({q.prompt, world.demonstration(q)});
   const SFTData eval_demos = encode_sft(tok, held_out, o.block_size);
-  SFTOptions so;
-  so.batch_size = o.sft_batch;
-  so.steps = o.sft_steps;
-  so.lr = {o.sft_lr, o.sft_lr / 10, std::min<Index>(20, o.sft_steps / 10), o.sft_steps};
-  so.seed = o.seed + 1;
-  SFTTrainer<S> trainer(base, demos, so);
+  SFTTrainer<S> trainer(base, demos, o.sft_options());
   std::vector<double> eval_steps{0}, eval_loss{trainer.loss_on(eval_demos)};
   while (!trainer.done()) {
     const double loss = trainer.step();
