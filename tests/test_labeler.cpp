@@ -34,8 +34,12 @@ TEST_CASE("Grading a completion: correct, I don't know, wrong, off-format", "[la
       {" Busan\n\n", Grade::off_format},  // a newline inside
       {" Busan\nQ: Where\n", Grade::off_format},
       {" \xFF\n", Grade::off_format},                                           // invalid UTF-8
-      {" Busan Busan Busan Busan Busan Busan\n", Grade::off_format},            // 35 bytes: chatter
-      {" Busan Busan Busan Busan Busan B\n", Grade::wrong},                     // 31 bytes
+      {" Gwangjuuuuuuuuuuuuuuuuuuuuuuuuuuu\n", Grade::off_format},                // 33 bytes: chatter
+      {" Gwangjuuuuuuuuuuuuuuuuuuuuuuuuuu\n", Grade::wrong},                     // 32 bytes
+      {" singer by trade.\n", Grade::wrong},                    // three words, as many as the refusal
+      {" has a birthday in June.\n", Grade::off_format},         // five: a sentence going on
+      {" I don't know, sorry.\n", Grade::off_format},            // four
+      {" Busan  is nice\n", Grade::wrong},                       // words, not spaces, count
   };
   for (const Case& c : cases) {
     INFO("completion '" << escape_bytes(c.completion) << "'");
@@ -43,9 +47,17 @@ TEST_CASE("Grading a completion: correct, I don't know, wrong, off-format", "[la
   }
   CHECK(grade_completion(" 7\n", "7") == Grade::correct);
   CHECK(grade_completion(" 17\n", "7") == Grade::wrong);
-  GradeOptions wide;
+  CHECK(word_count("I don't know.") == 3);
+  CHECK(word_count("a  b") == 2);
+  CHECK(word_count("") == 0);
+  GradeOptions wide;  // both limits lifted
   wide.max_body_bytes = 64;
+  wide.max_body_words = 0;
   CHECK(grade_completion(" Busan Busan Busan Busan Busan Busan\n", "Busan", wide) == Grade::wrong);
+  CHECK(grade_completion(" has a birthday in June.\n", "June", wide) == Grade::wrong);
+  wide.max_body_words = 5;
+  CHECK(grade_completion(" has a birthday in June.\n", "June", wide) == Grade::wrong);
+  CHECK(grade_completion(" that has a birthday in June.\n", "June", wide) == Grade::off_format);
   CHECK(std::string(grade_name(Grade::idk)) == "I don't know");
 }
 

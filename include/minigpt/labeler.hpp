@@ -11,7 +11,10 @@
 // Grading a completion against the right answer, in this order:
 //   off-format  not " <body>\n": no leading space, no final newline (the answer never ended),
 //               a newline inside, an empty body, white space at either end of the body, a body
-//               of more than max_body_bytes (32) bytes, or invalid UTF-8
+//               of more than max_body_bytes (32) bytes or more than max_body_words (3) words,
+//               or invalid UTF-8 — a line too long to be an answer is chatter: every answer
+//               of the world is one word, the refusal three ("has a birthday in June." is a
+//               sentence going on, not an answer)
 //   idk         the body is exactly "I don't know."
 //   correct     the body is exactly the answer (case and punctuation count: "Busan." is wrong)
 //   wrong       any other body: a confident answer that is not the right one
@@ -79,7 +82,15 @@ inline const char* grade_name(Grade g) { return grade_info(g).name; }
 
 struct GradeOptions {
   std::size_t max_body_bytes = 32;  // a longer one-line body is chatter, not an answer
+  std::size_t max_body_words = 3;   // so is one of more words than "I don't know." (0: no limit)
 };
+
+// The words of a body: runs of characters other than the space.
+inline std::size_t word_count(std::string_view body) {
+  std::size_t words = 0;
+  for (std::size_t i = 0; i < body.size(); ++i) words += body[i] != ' ' && (i == 0 || body[i - 1] == ' ');
+  return words;
+}
 
 // The body of a completion in the chat format (" <body>\n"), or nothing when it is off-format.
 inline bool completion_body(std::string_view completion, std::string_view& body, const GradeOptions& options = {}) {
@@ -88,6 +99,7 @@ inline bool completion_body(std::string_view completion, std::string_view& body,
   if (body.find('\n') != std::string_view::npos || body.size() > options.max_body_bytes) return false;
   auto space = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f'; };
   if (space(body.front()) || space(body.back())) return false;
+  if (options.max_body_words > 0 && word_count(body) > options.max_body_words) return false;
   return is_valid_utf8(body);
 }
 
