@@ -49,6 +49,8 @@ TEST_CASE("Grading a completion: correct, I don't know, wrong, off-format", "[la
   CHECK(grade_completion(" 17\n", "7") == Grade::wrong);
   CHECK(word_count("I don't know.") == 3);
   CHECK(word_count("a  b") == 2);
+  CHECK(word_count("a\tb c") == 3);  // any white space parts words, as it frames the body
+  CHECK(GradeOptions{}.max_body_words == 3);  // the refusal's words
   CHECK(word_count("") == 0);
   GradeOptions wide;  // both limits lifted
   wide.max_body_bytes = 64;

@@ -80,25 +80,31 @@ inline const std::array<GradeInfo, 4>& grades() {
 inline const GradeInfo& grade_info(Grade g) { return grades()[static_cast<std::size_t>(g)]; }
 inline const char* grade_name(Grade g) { return grade_info(g).name; }
 
-struct GradeOptions {
-  std::size_t max_body_bytes = 32;  // a longer one-line body is chatter, not an answer
-  std::size_t max_body_words = 3;   // so is one of more words than "I don't know." (0: no limit)
-};
+namespace detail {
+// White space within a line, as grading sees it.
+inline bool is_blank(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f'; }
+}  // namespace detail
 
-// The words of a body: runs of characters other than the space.
+// The words of a body: runs of characters that are not white space ("I don't know." has 3).
 inline std::size_t word_count(std::string_view body) {
   std::size_t words = 0;
-  for (std::size_t i = 0; i < body.size(); ++i) words += body[i] != ' ' && (i == 0 || body[i - 1] == ' ');
+  for (std::size_t i = 0; i < body.size(); ++i)
+    words += !detail::is_blank(body[i]) && (i == 0 || detail::is_blank(body[i - 1]));
   return words;
 }
+
+struct GradeOptions {
+  std::size_t max_body_bytes = 32;  // a longer one-line body is chatter, not an answer
+  // So is one of more words than the refusal (0: no limit); every other answer is one word.
+  std::size_t max_body_words = word_count(idk_answer());
+};
 
 // The body of a completion in the chat format (" <body>\n"), or nothing when it is off-format.
 inline bool completion_body(std::string_view completion, std::string_view& body, const GradeOptions& options = {}) {
   if (completion.size() < 3 || completion.front() != ' ' || completion.back() != '\n') return false;
   body = completion.substr(1, completion.size() - 2);
   if (body.find('\n') != std::string_view::npos || body.size() > options.max_body_bytes) return false;
-  auto space = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f'; };
-  if (space(body.front()) || space(body.back())) return false;
+  if (detail::is_blank(body.front()) || detail::is_blank(body.back())) return false;
   if (options.max_body_words > 0 && word_count(body) > options.max_body_words) return false;
   return is_valid_utf8(body);
 }
