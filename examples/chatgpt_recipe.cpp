@@ -11,7 +11,11 @@
 //   chatgpt_recipe --out run                       # the whole recipe (about 15 minutes)
 //   chatgpt_recipe --out run --from sft            # reuse run/base and run/sft, redo steps 3 and 4
 //   chatgpt_recipe --out run --from reward --kl-coef 0.001   # PPO again, on too loose a leash
+//   chatgpt_recipe --out trial --often-min 48     # a world whose well-known people are named more
 //   generate --model run/ppo --prompt $'Q: What is 3 + 4?\nA:'
+//
+// A run --from reuses steps made with the options in run/report.json: give the same seed,
+// world and sizes of those steps (it stops, naming the first that differs, before writing).
 //
 // It writes run/data/* (TRL's JSONL files), run/base, run/sft, run/reward, run/ppo (model
 // folders with their tokenizer), run/report.json (every figure, per step), run/sft_loss.svg,
@@ -41,6 +45,9 @@ int main(int argc, char** argv) {
   app.add_option("--prose", prose_path, "ordinary prose mixed into the pre-training text");
   app.add_flag("--quick", quick, "a tiny model and a few steps of each kind (seconds; for tests)");
   app.add_option("--seed", o.seed, "world, weights, batches and samples");
+  app.add_option("--often-min", o.often_min, "the world's well-known people are named often-min to often-max times")
+      ->check(CLI::Range(Index(4), Index(100000)));
+  app.add_option("--often-max", o.often_max)->check(CLI::Range(Index(4), Index(100000)));
   app.add_option("--n-layer", o.n_layer);
   app.add_option("--n-embd", o.n_embd);
   app.add_option("--pretrain-steps", o.pretrain_steps);
@@ -57,7 +64,10 @@ int main(int argc, char** argv) {
     const bool tty = isatty(2);
     Rng rng(o.seed);
     nlohmann::ordered_json report;  // a resumed run keeps the figures of the steps it reuses
-    if (reuse > 0) report = read_report(out + "/report.json");
+    if (reuse > 0) {  // the steps it reuses were made with these options, or it stops here
+      report = read_report(out + "/report.json");
+      check_resumed_options(report, out + "/report.json", o, reuse);
+    }
 
     // ---- the world: people, facts, questions; its files in out/data ----
     const RecipeWorld w = make_recipe_world(o, load_text(prose_path), out);

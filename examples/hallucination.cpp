@@ -30,6 +30,7 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <stdexcept>
 #include <unistd.h>
@@ -88,6 +89,9 @@ int main(int argc, char** argv) {
     RecipeOptions recipe_options = quick_recipe ? RecipeOptions::quick() : RecipeOptions{};
     recipe_options.seed = o.seed;
     ensure_recipe_folder<float>(recipe, recipe_options, package_data("tinyshakespeare.txt", MINIGPT_PACKAGE_DATA), std::cerr, isatty(2) != 0);
+    const std::string recipe_report = recipe + "/report.json";
+    if (std::filesystem::exists(recipe_report))  // the recipe's own settings: R-Tuning's SFT trains with them
+      recipe_options = RecipeOptions::from_json(read_report(recipe_report)["options"], recipe_report);
     std::vector<EvalExample> rows = read_eval_jsonl(recipe + "/data/eval.jsonl");
     if (o.limit > 0 && static_cast<Index>(rows.size()) > o.limit) rows.resize(static_cast<std::size_t>(o.limit));
     const double t = o.target;

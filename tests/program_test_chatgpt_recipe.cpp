@@ -4,13 +4,15 @@
 // figures equal what the library measures on the saved models, the PPO step's history is in the
 // report (every step's reward, KL, gold score, entropy, clip fraction, share ended), --from sft
 // reuses the saved steps and repeats step 3 exactly (same seed, same figures), and --from
-// reward repeats PPO exactly and takes --kl-coef and --ptx.
+// reward repeats PPO exactly and takes --kl-coef and --ptx, and --from refuses options that
+// differ from those the reused steps were made with, before it writes anything.
 #include "common.hpp"
 
 #include <catch2/catch.hpp>
 #include <minigpt/minigpt.hpp>
 
 #include <cmath>
+#include <filesystem>
 
 using Catch::Matchers::Contains;
 
@@ -146,6 +148,20 @@ TEST_CASE("chatgpt_recipe runs pre-training, SFT, the reward model and PPO, and 
   }
   CHECK(report4["options"]["ppo"]["kl_coef"].get<double>() == 0.001);
   CHECK(report4["options"]["ppo"]["ptx_coef"].get<double>() == 0.0);
+
+  // A run --from that would reuse steps made with other options stops before it writes
+  // anything, naming the option: another seed (another world), or the default sizes given to a
+  // --quick run's folder.
+  const std::string world_text = test::file_bytes(run + "/data/world.json");
+  const std::string report_text = test::file_bytes(run + "/report.json");
+  const test::Run seed = test::run_program("chatgpt_recipe", "--quick --from sft --seed 7 --out " + run);
+  CHECK(seed.status != 0);
+  CHECK_THAT(seed.out, Contains("report.json: options.seed: the saved steps were made with 1234, this run has 7"));
+  const test::Run sizes = test::run_program("chatgpt_recipe", "--from reward --out " + run);
+  CHECK(sizes.status != 0);
+  CHECK_THAT(sizes.out, Contains("options.model.n_layer: the saved steps were made with 1, this run has 4"));
+  CHECK(test::file_bytes(run + "/data/world.json") == world_text);
+  CHECK(test::file_bytes(run + "/report.json") == report_text);
 }
 
 TEST_CASE("chatgpt_recipe answers bad flags and missing steps with one line", "[programs][recipe]") {
@@ -159,4 +175,8 @@ TEST_CASE("chatgpt_recipe answers bad flags and missing steps with one line", "[
   const test::Run prose = test::run_program("chatgpt_recipe", "--quick --prose no-such-file.txt --out " + dir + "/y");
   CHECK(prose.status != 0);
   CHECK_THAT(prose.out, Contains("no-such-file.txt"));
+  const test::Run world = test::run_program("chatgpt_recipe", "--quick --often-min 48 --often-max 40 --out " + dir + "/z");
+  CHECK(world.status != 0);
+  CHECK_THAT(world.out, Contains("often_min <= often_max"));
+  CHECK(!std::filesystem::exists(dir + "/z/data"));
 }

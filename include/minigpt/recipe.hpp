@@ -8,7 +8,8 @@
 // ppo_trainer.hpp) against that reward model, on a KL leash to the SFT model. The program
 // reads top to bottom; what it would otherwise repeat lives here:
 //
-//   RecipeOptions          every size, one table of defaults (and a quick setting for tests)
+//   RecipeOptions          every size, one table of defaults (and a quick setting for tests),
+//                          read back from report.json's "options"
 //   collect_comparisons    for each prompt of a split: K answers sampled from the full
 //                          distribution (temperature 1), ranked by the labeler, all its pairs
 //   save_model_folder      a model folder (Hugging Face layout) with its tokenizer beside it
@@ -32,6 +33,7 @@
 //   sft_loss_figure, reward_accuracy_figure, ppo_figure   the charts (chart.hpp)
 //   showcase_questions     a handful of held-out questions, a few from each mention group
 //   read_report, write_report   report.json
+//   check_resumed_options  a run reusing saved steps has the options they were made with
 //
 // Shapes in: models, a world, options.  Shapes out: pairs, figures, folders.
 //
@@ -44,6 +46,8 @@
 #include "chart.hpp"
 #include "checkpoint.hpp"
 #include "data_loader.hpp"
+#include "detail/field_json.hpp"
+#include "detail/fields.hpp"
 #include "detail/io.hpp"
 #include "error.hpp"
 #include "fact_world.hpp"
@@ -74,6 +78,9 @@ namespace minigpt {
 
 struct RecipeOptions {
   std::uint64_t seed = 1234;
+  // The world (fact_world.hpp's WorldOptions; the rest of it is fixed): the mentions of the
+  // well-known (4+) people, P(m) ∝ 1/m on often_min..often_max.
+  Index often_min = 32, often_max = 256;
   // The model: a character-level GPT (the world's text has under 70 distinct characters).
   Index n_layer = 4, n_head = 4, n_embd = 128, block_size = 128;
   // Step 1, pre-training: about 4.8 passes over the 1.5 M-character text (fact_world.hpp).
@@ -129,15 +136,92 @@ struct RecipeOptions {
     return so;
   }
 
+  // The world of this seed and these options.
+  WorldOptions world_options() const {
+    WorldOptions w;
+    w.seed = seed;
+    w.often_min = often_min;
+    w.often_max = often_max;
+    return w;
+  }
+
+  // The one table of the options (detail/fields.hpp): each under its place in report.json's
+  // "options" ("group.key"). The group says which step a field shapes (step_of_option).
+  template <typename F, typename... Self>
+  static void for_each_field(F&& field, Self&... s) {
+    using detail::optional;  // a report of an older version lacks a field: its default stands
+    field("seed", optional, s.seed...);
+    field("world.often_min", optional, s.often_min...);
+    field("world.often_max", optional, s.often_max...);
+    field("model.n_layer", optional, s.n_layer...);
+    field("model.n_head", optional, s.n_head...);
+    field("model.n_embd", optional, s.n_embd...);
+    field("model.block_size", optional, s.block_size...);
+    field("pretrain.steps", optional, s.pretrain_steps...);
+    field("pretrain.batch", optional, s.pretrain_batch...);
+    field("pretrain.lr", optional, s.pretrain_lr...);
+    field("sft.steps", optional, s.sft_steps...);
+    field("sft.batch", optional, s.sft_batch...);
+    field("sft.lr", optional, s.sft_lr...);
+    field("reward.answers_per_prompt", optional, s.answers_per_prompt...);
+    field("reward.steps", optional, s.rm_steps...);
+    field("reward.prompts_per_step", optional, s.rm_prompts_per_step...);
+    field("reward.lr", optional, s.rm_lr...);
+    field("ppo.steps", optional, s.ppo_steps...);
+    field("ppo.batch", optional, s.ppo_batch...);
+    field("ppo.mini_batch", optional, s.ppo_mini_batch...);
+    field("ppo.max_new_tokens", optional, s.ppo_max_new_tokens...);
+    field("ppo.lr", optional, s.ppo_lr...);
+    field("ppo.kl_coef", optional, s.kl_coef...);
+    field("ppo.ptx_coef", optional, s.ptx_coef...);
+    field("eval_every", optional, s.eval_every...);
+  }
+
+  // The step whose saved result a field shapes: 1 (the world and the base model), 2 (SFT),
+  // 3 (the reward model) or 4 (PPO, and how often anything is evaluated).
+  static int step_of_option(const std::string& name) {
+    const std::string group = name.substr(0, name.find('.'));
+    if (group == "seed" || group == "world" || group == "model" || group == "pretrain") return 1;
+    return group == "sft" ? 2 : group == "reward" ? 3 : 4;
+  }
+
+  // report.json's "options": {"seed": 1234, "world": {"often_min": 32, ...}, "model": {...}, ...}
   nlohmann::ordered_json to_json() const {
-    return {{"seed", seed},
-            {"model", {{"n_layer", n_layer}, {"n_head", n_head}, {"n_embd", n_embd}, {"block_size", block_size}}},
-            {"pretrain", {{"steps", pretrain_steps}, {"batch", pretrain_batch}, {"lr", pretrain_lr}}},
-            {"sft", {{"steps", sft_steps}, {"batch", sft_batch}, {"lr", sft_lr}}},
-            {"reward", {{"answers_per_prompt", answers_per_prompt}, {"steps", rm_steps},
-                        {"prompts_per_step", rm_prompts_per_step}, {"lr", rm_lr}}},
-            {"ppo", {{"steps", ppo_steps}, {"batch", ppo_batch}, {"mini_batch", ppo_mini_batch},
-                     {"max_new_tokens", ppo_max_new_tokens}, {"lr", ppo_lr}, {"kl_coef", kl_coef}, {"ptx_coef", ptx_coef}}}};
+    nlohmann::ordered_json j = nlohmann::ordered_json::object();
+    for_each_field(
+        [&](const char* name, detail::FieldSpec, const auto& value) {
+          const std::string n = name;
+          const std::size_t dot = n.find('.');
+          if (dot == std::string::npos)
+            j[n] = value;
+          else
+            j[n.substr(0, dot)][n.substr(dot + 1)] = value;
+        },
+        *this);
+    return j;
+  }
+
+  // The options a report.json's "options" holds (path names the file in errors: a field of
+  // the wrong type, or "options" not an object); a field it lacks keeps its default.
+  static RecipeOptions from_json(const nlohmann::ordered_json& j, const std::string& path) {
+    if (!j.is_object()) throw FileError(path, "options", "must be a JSON object");
+    RecipeOptions o;
+    for_each_field(
+        [&](const char* name, detail::FieldSpec, auto& value) {
+          const std::string n = name;
+          const std::size_t dot = n.find('.');
+          const nlohmann::ordered_json* v = &j;
+          if (dot != std::string::npos) {
+            auto g = j.find(n.substr(0, dot));
+            if (g == j.end()) return;
+            if (!g->is_object()) throw FileError(path, "options." + n.substr(0, dot), "must be a JSON object");
+            v = &*g;
+          }
+          auto it = v->find(dot == std::string::npos ? n : n.substr(dot + 1));
+          if (it != v->end()) detail::read_field(value, nlohmann::json(*it), path, "options." + n);
+        },
+        o);
+    return o;
   }
 };
 
@@ -194,6 +278,28 @@ inline nlohmann::ordered_json read_report(const std::string& path) {
 }
 inline void write_report(const std::string& path, const nlohmann::ordered_json& report) {
   detail::write_file_atomic(path, report.dump(1) + "\n");
+}
+
+// A run that reuses the saved steps 1 to `reused` (chatgpt_recipe --from) must have the
+// options they were made with: otherwise it would pair a world with models made for another,
+// and overwrite DIR/data with that other world. `report` is DIR/report.json as read (path
+// names it); its options are compared, field by field, with this run's for every field of
+// steps 1 to `reused` (RecipeOptions::step_of_option). The first that differs throws, e.g.
+//     run/report.json: options.seed: the saved steps were made with 7, this run has 1234:
+//     give the same option again, or a new --out
+// A report without "options" is refused; a field it lacks counts as its default.
+inline void check_resumed_options(const nlohmann::ordered_json& report, const std::string& path, const RecipeOptions& o, int reused) {
+  auto it = report.find("options");
+  if (!report.is_object() || it == report.end()) throw FileError(path, "options", "missing");
+  const RecipeOptions saved = RecipeOptions::from_json(*it, path);
+  RecipeOptions::for_each_field(
+      [&](const char* name, detail::FieldSpec, const auto& was, const auto& now) {
+        if (RecipeOptions::step_of_option(name) > reused || was == now) return;
+        throw FileError(path, std::string("options.") + name,
+                        "the saved steps were made with " + nlohmann::json(was).dump() + ", this run has " +
+                            nlohmann::json(now).dump() + ": give the same option again, or a new --out");
+      },
+      saved, o);
 }
 
 // A few held-out questions of each mention group (then arithmetic), in eval.jsonl order.
@@ -286,9 +392,7 @@ struct RecipeWorld {
 };
 
 inline RecipeWorld make_recipe_world(const RecipeOptions& o, const std::string& prose, const std::string& out) {
-  WorldOptions world_options;
-  world_options.seed = o.seed;
-  FactWorld world = FactWorld::generate(world_options, prose);
+  FactWorld world = FactWorld::generate(o.world_options(), prose);
   world.write(out + "/data");
   CharTokenizer tok = CharTokenizer::from_text(world.pretrain_text());
   std::vector<EvalExample> eval = read_eval_jsonl(out + "/data/eval.jsonl");
