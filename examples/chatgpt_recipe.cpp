@@ -70,7 +70,7 @@ int main(int argc, char** argv) {
     }
 
     // ---- the world: people, facts, questions; its files in out/data ----
-    const RecipeWorld w = make_recipe_world(o, load_text(prose_path), out);
+    const RecipeWorld w = make_recipe_world(o, load_text(prose_path), out, reuse > 0);  // a resumed run: the saved world
     const FactWorld& world = w.world;
     const CharTokenizer& tok = w.tok;
     const std::vector<EvalExample>& eval = w.eval;  // the held-out questions, as data/eval.jsonl holds them

@@ -66,7 +66,7 @@ int main(int argc, char** argv) {
   app.add_option("--temperature", o.temperature, "T of the policy PPO trains: rollouts from softmax(logits / T)")
       ->check(CLI::Range(0.05, 10.0))->capture_default_str();
   bool quick_recipe = false;
-  app.add_flag("--quick-recipe", quick_recipe, "the recipe (when DIR is empty) and --r-tuning's SFT at chatgpt_recipe's --quick sizes (for tests)");
+  app.add_flag("--quick-recipe", quick_recipe, "the recipe, when DIR is empty, at chatgpt_recipe's --quick sizes (for tests)");
   app.add_flag("--skip-equal-scores", o.skip_equal_scores, "no PPO update from a batch whose scores are all equal");
   bool r_tuning = false;
   app.add_flag("--r-tuning", r_tuning, "experiment on an SFT model that also learned to refuse what the base model does not know");
@@ -90,8 +90,10 @@ int main(int argc, char** argv) {
     recipe_options.seed = o.seed;
     ensure_recipe_folder<float>(recipe, recipe_options, package_data("tinyshakespeare.txt", MINIGPT_PACKAGE_DATA), std::cerr, isatty(2) != 0);
     const std::string recipe_report = recipe + "/report.json";
-    if (std::filesystem::exists(recipe_report))  // the recipe's own settings: R-Tuning's SFT trains with them
+    if (std::filesystem::exists(recipe_report)) {  // the recipe's own settings: R-Tuning's SFT trains with them
       recipe_options = RecipeOptions::from_json(read_report(recipe_report)["options"], recipe_report);
+      recipe_options.seed = o.seed;
+    }
     std::vector<EvalExample> rows = read_eval_jsonl(recipe + "/data/eval.jsonl");
     if (o.limit > 0 && static_cast<Index>(rows.size()) > o.limit) rows.resize(static_cast<std::size_t>(o.limit));
     const double t = o.target;

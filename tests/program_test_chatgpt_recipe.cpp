@@ -160,6 +160,12 @@ TEST_CASE("chatgpt_recipe runs pre-training, SFT, the reward model and PPO, and 
   const test::Run sizes = test::run_program("chatgpt_recipe", "--from reward --out " + run);
   CHECK(sizes.status != 0);
   CHECK_THAT(sizes.out, Contains("options.model.n_layer: the saved steps were made with 1, this run has 4"));
+  // Other prose makes another world even with the same options: the saved text is compared.
+  const std::string shakespeare = test::file_bytes(test::data("tinyshakespeare.txt"));
+  minigpt::detail::write_file_atomic(dir + "/other_prose.txt", shakespeare.substr(shakespeare.find("\n\n") + 2));
+  const test::Run prose = test::run_program("chatgpt_recipe", "--quick --from sft --prose " + dir + "/other_prose.txt --out " + run);
+  CHECK(prose.status != 0);
+  CHECK_THAT(prose.out, Contains("data/pretrain.txt: is not the text of this run's world"));
   CHECK(test::file_bytes(run + "/data/world.json") == world_text);
   CHECK(test::file_bytes(run + "/report.json") == report_text);
 }

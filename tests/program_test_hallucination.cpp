@@ -150,8 +150,14 @@ TEST_CASE("hallucination answers bad flags and bad folders with one line", "[pro
 TEST_CASE("hallucination --r-tuning runs the experiments on an SFT model that refuses what the base model does not know",
           "[programs][hallucination]") {
   const std::string out = test::temp_dir("hallucination_r_tuning");
+  // The recipe's report.json gives R-Tuning's SFT settings (here 7 steps of 4); --seed seeds it.
+  RecipeOptions recipe = RecipeOptions::quick();
+  recipe.sft_steps = 7, recipe.sft_batch = 4;
+  const std::string recipe_report = hp::recipe_dir() + "/report.json";
+  write_report(recipe_report, {{"options", recipe.to_json()}});
   const test::Run r = test::run_program("hallucination", "--recipe " + hp::recipe_dir() + " --out " + out +
-                                                             " --r-tuning --quick-recipe --samples 0 --ppo-steps 0");
+                                                             " --r-tuning --quick-recipe --samples 0 --ppo-steps 0 --seed 21");
+  std::filesystem::remove(recipe_report);  // the other tests' recipe has none
   INFO(r.out);
   REQUIRE(r.status == 0);
   CHECK_THAT(r.out, Contains("R-Tuning"));
@@ -166,8 +172,11 @@ TEST_CASE("hallucination --r-tuning runs the experiments on an SFT model that re
   const auto report = test::read_json(out + "/report.json");
   CHECK(report["r_tuning"]["answered"].get<Index>() == expected.answered);
   CHECK(report["r_tuning"]["refused"].get<Index>() == expected.refused);
-  // The SFT model of the experiments is the saved R-Tuning one (--quick-recipe: 20 SFT steps),
-  // not the recipe's: the listed answers are its greedy answers.
+  CHECK(report["r_tuning"]["sft"]["steps"] == 7);
+  CHECK(report["r_tuning"]["sft"]["batch"] == 4);
+  CHECK(report["r_tuning"]["sft"]["seed"] == 22);  // RecipeOptions::sft_options: seed + 1
+  // The SFT model of the experiments is the saved R-Tuning one, not the recipe's: the listed
+  // answers are its greedy answers.
   GPT<float> rt = load_model<float>(out + "/sft-r-tuning");
   CHECK((rt.parameters().flat() != load_model<float>(hp::recipe_dir() + "/sft").parameters().flat()).any());
   const auto answers = hp::jsonl_rows(out + "/answers.jsonl");

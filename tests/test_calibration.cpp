@@ -414,6 +414,8 @@ TEST_CASE("R-Tuning: the base model's cloze decides which questions are answered
   for (std::size_t i = 0; i < saved.size(); ++i) CHECK((saved[i].prompt == r.rows[i].prompt && saved[i].completion == r.rows[i].completion));
   CHECK(rt.to_json()["answered"] == r.answered);
   CHECK(rt.to_json()["refused"] == r.refused);
+  CHECK(rt.to_json()["sft"]["steps"] == 4);  // the settings it trained with
+  CHECK(rt.to_json()["sft"]["seed"] == 9);
 }
 
 TEST_CASE("Abstention in one call equals its pieces, and the tables print the figures", "[calibration]") {

@@ -293,14 +293,19 @@ RTuningRows r_tuning_demonstrations(GPT<S>& base, const Tokenizer& tok, const st
 // questions (data/world.json), then SFT from the base model on the recipe's demonstrations
 // (data/sft.jsonl, read with the model's block size) followed by those rows, with `options`
 // (the recipe's step 2 settings: RecipeOptions::sft_options). Saves out/sft-r-tuning (with its
-// tokenizer) and the rows to out/r_tuning.jsonl; on_step(step) hears each SFT step.
+// tokenizer) and the rows to out/r_tuning.jsonl; on_step(step) hears each SFT step. The
+// report names the rows' counts, the files and the SFT settings it trained with.
 template <typename S>
 struct RTuning {
   GPT<S> model;
   RTuningRows demonstrations;
+  SFTOptions options;
   nlohmann::ordered_json to_json() const {
-    return {{"answered", demonstrations.answered}, {"refused", demonstrations.refused}, {"folder", "sft-r-tuning"},
-            {"rows", "r_tuning.jsonl"}};
+    return {{"answered", demonstrations.answered},
+            {"refused", demonstrations.refused},
+            {"folder", "sft-r-tuning"},
+            {"rows", "r_tuning.jsonl"},
+            {"sft", {{"steps", options.steps}, {"batch", options.batch_size}, {"lr", options.lr.max_lr}, {"seed", options.seed}}}};
   }
 };
 template <typename S>
@@ -318,7 +323,7 @@ RTuning<S> r_tuning_sft(GPT<S>& base, const Tokenizer& tok, const std::string& r
   save_model(trainer.model(), out + "/sft-r-tuning");
   tok.save(out + "/sft-r-tuning");
   write_sft_jsonl(out + "/r_tuning.jsonl", extra.rows);
-  return {trainer.model(), std::move(extra)};
+  return {trainer.model(), std::move(extra), options};
 }
 
 // A grader as PPO's reward: reward(prompt, answer) = score(grade_completion(decoded answer,

@@ -14,7 +14,8 @@
 //                          distribution (temperature 1), ranked by the labeler, all its pairs
 //   save_model_folder      a model folder (Hugging Face layout) with its tokenizer beside it
 //   make_recipe_world      the world of o.seed, its files in DIR/data, its tokenizer and the
-//                          held-out questions as read back
+//                          held-out questions as read back (for a run --from, the saved
+//                          world's text checked first)
 //   run_pretraining_step   step 1: the existing trainer on the world's text; saves DIR/base
 //   run_sft_step           step 2: SFT on DIR/data/sft.jsonl, the held-out demonstrations'
 //                          loss as it goes; saves DIR/sft and DIR/sft_loss.svg
@@ -377,7 +378,9 @@ inline chart::Figure ppo_figure(const PPOHistory& h) {
 // The recipe's world, made for the folder `out`: drawn from o.seed with `prose` mixed in, its
 // files written to out/data, the character tokenizer of its text, and the held-out questions
 // as read back from out/data/eval.jsonl with their prompts. describe() puts the options and the
-// world's figures (not its people) in report.json.
+// world's figures (not its people) in report.json. When `out` holds saved steps (a run
+// --from), the world must be theirs: out/data/pretrain.txt is compared with this world's text
+// before anything is written, and a difference (another --prose) is a FileError naming it.
 struct RecipeWorld {
   FactWorld world;
   CharTokenizer tok;
@@ -391,8 +394,12 @@ struct RecipeWorld {
   }
 };
 
-inline RecipeWorld make_recipe_world(const RecipeOptions& o, const std::string& prose, const std::string& out) {
+inline RecipeWorld make_recipe_world(const RecipeOptions& o, const std::string& prose, const std::string& out,
+                                     bool saved_steps = false) {
   FactWorld world = FactWorld::generate(o.world_options(), prose);
+  const std::string text = out + "/data/pretrain.txt";
+  if (saved_steps && detail::read_file(text, std::size_t(1) << 30) != world.pretrain_text())
+    throw FileError(text, "", "is not the text of this run's world: the saved steps were made from other prose (--prose); give the same, or a new --out");
   world.write(out + "/data");
   CharTokenizer tok = CharTokenizer::from_text(world.pretrain_text());
   std::vector<EvalExample> eval = read_eval_jsonl(out + "/data/eval.jsonl");
