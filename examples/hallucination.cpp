@@ -18,7 +18,8 @@
 //      (DIR/reward; skipped when the folder is not there); each asked the held-out questions:
 //      outcomes per mention group, and every policy's score under every grader;
 //   4. abstention at inference: the SFT model (and the base model's cloze) answers only when
-//      its confidence >= tau, else "I don't know"; risk-coverage, the best tau for the t-score.
+//      its confidence >= tau, else "I don't know"; risk-coverage, the best tau for the t-score;
+//      then only when the person's name is familiar to it (tau chosen on the rl split).
 // With --r-tuning they run on another SFT model (R-Tuning): the recipe's demonstrations plus the
 // rl split's questions, answered where the base model's cloze is right, refused where not.
 // Writes OUT/report.json (every figure), reliability.svg, reliability_ppo.svg (after PPO),
@@ -157,6 +158,12 @@ int main(int argc, char** argv) {
                 out + "/risk_coverage_base.svg", out + "/risk_coverage_base.json");
     std::printf("\nExperiment 4: abstention (score: right 1, wrong -%.0f, IDK 0 at t = %.2f)\n%s%s", t / (1 - t), t,
                 abstention_text("SFT", a).c_str(), abstention_text("base (cloze)", base_a).c_str());
+    // ... and abstaining when the name is unfamiliar: has the model heard of this person?
+    std::cerr << "asking both models the rl split's questions, to choose tau for the names' familiarity\n";
+    const std::vector<EvalExample> rl_rows = read_world_questions(recipe + "/data/world.json", Split::rl);
+    const FamiliarityAbstention fam = familiarity_abstention(sft_model, *tok, rl_rows, sft, AskStyle::chat, t);
+    const FamiliarityAbstention base_fam = familiarity_abstention(base_model, *tok, rl_rows, base, AskStyle::cloze, t);
+    std::printf("%s%s", familiarity_text("SFT", fam).c_str(), familiarity_text("base (cloze)", base_fam).c_str());
 
     // ---- 7. experiment 3: PPO from the SFT model against each grader, on the rl split ----
     nlohmann::ordered_json ppo_report = "skipped: --ppo-steps 0";
@@ -209,6 +216,7 @@ int main(int argc, char** argv) {
     report["outcomes"] = {{"base_cloze", to_json(base_o)}, {"sft_chat", to_json(sft_o)}};
     report["abstention"] = to_json(a);
     report["abstention_base"] = to_json(base_a);
+    report["abstention_familiarity"] = {{"sft", to_json(fam)}, {"base_cloze", to_json(base_fam)}};
     report["ppo_graders"] = ppo_report;
     chart::save_json(out + "/report.json", report);
     write_answers_jsonl(out + "/answers.jsonl", {{"base", &base}, {"sft", &sft}});

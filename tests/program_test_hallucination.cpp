@@ -11,6 +11,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <sstream>
 #include <string>
@@ -122,6 +123,60 @@ TEST_CASE("hallucination measures calibration, groups and abstention on a stand-
   CHECK(report["abstention_base"]["best"]["score"].get<double>() >=
         report["abstention_base"]["answer_all_score"].get<double>());
   CHECK_THAT(r.out, Contains("base (cloze), abstaining below tau = t"));
+
+  // Abstaining when the name is unfamiliar. tau: the best t = 0.75 score over every threshold on
+  // the rl split's questions, asked greedily here, each scored by its name's familiarity
+  // computed alone (confidence.hpp's familiarity after a newline).
+  const auto& fam = report["abstention_familiarity"]["sft"];
+  const double tau = fam["tau"].is_null() ? std::numeric_limits<double>::infinity() : fam["tau"].get<double>();
+  {
+    const std::vector<EvalExample> rl = read_world_questions(hp::recipe_dir() + "/data/world.json", Split::rl);
+    Rng unused(0);
+    const std::vector<AskedQuestion> asked = ask_questions(sft, *tok, rl, AskOptions{}, unused);
+    std::vector<double> f;
+    for (const EvalExample& e : rl) f.push_back(familiarity(sft, *tok, e.person));
+    auto score = [&](double th) {
+      double s = 0;
+      for (std::size_t i = 0; i < rl.size(); ++i)
+        if (asked[i].grade != Grade::idk && f[i] >= th) s += asked[i].grade == Grade::correct ? 1.0 : -3.0;
+      return s / static_cast<double>(rl.size());
+    };
+    double best = score(std::numeric_limits<double>::infinity());  // abstaining on all: 0
+    for (double th : f) best = std::max(best, score(th));
+    CHECK(fam["rl_split"]["score"].get<double>() == Approx(best).margin(1e-12));
+    CHECK(score(tau) == Approx(best).margin(1e-12));
+  }
+  // The held-out outcomes: each SFT answer listed above, "I don't know" when its person's name
+  // is less familiar than tau (arithmetic always answered); and the AUROC of 4+ against 1-3.
+  std::map<std::string, std::map<std::string, int>> gated;  // group -> grade -> count
+  double known_pairs = 0, known_above = 0;
+  std::vector<std::pair<double, bool>> mentioned;  // (familiarity, 4+)
+  for (std::size_t i = 0; i < eval.size(); ++i) {
+    std::string grade = answers[eval.size() + i]["grade"];
+    const Index m = eval[i].mentions;
+    if (!eval[i].person.empty()) {
+      const double f = familiarity(sft, *tok, eval[i].person);
+      if (f < tau) grade = "I don't know";
+      if (m >= 1) mentioned.push_back({f, m >= 4});
+    }
+    ++gated[m < 0 ? "arithmetic" : mention_groups()[static_cast<std::size_t>(mention_group_of(m))].name][grade];
+  }
+  for (const auto& [group, counts] : gated) {
+    int n = 0;
+    for (const auto& kv : counts) n += kv.second;
+    INFO(group);
+    const auto& g = fam["outcomes"][group];
+    CHECK(g["n"].get<int>() == n);
+    CHECK(g["accuracy"].get<double>() == Approx(counts.count("correct") ? counts.at("correct") / double(n) : 0.0));
+    CHECK(g["idk"].get<double>() == Approx(counts.count("I don't know") ? counts.at("I don't know") / double(n) : 0.0));
+  }
+  for (const auto& [fi, often_i] : mentioned)
+    for (const auto& [fj, often_j] : mentioned)
+      if (often_i && !often_j) known_pairs += 1, known_above += fi > fj ? 1.0 : fi == fj ? 0.5 : 0.0;
+  REQUIRE(known_pairs > 0);
+  CHECK(fam["auroc_often_vs_1_to_3"].get<double>() == Approx(known_above / known_pairs).margin(1e-12));
+  CHECK((report["abstention_familiarity"]["base_cloze"]["tau"].is_number() || report["abstention_familiarity"]["base_cloze"]["tau"].is_null()));
+  CHECK_THAT(r.out, Contains("SFT, abstaining when the name is less familiar than tau"));
 
   for (const char* picture : {"reliability.svg", "risk_coverage.svg", "risk_coverage_base.svg"}) {
     const test::Xml svg(test::file_bytes(out + "/" + picture));

@@ -459,6 +459,61 @@ TEST_CASE("Abstention in one call equals its pieces, and the tables print the fi
   CHECK_THROWS_AS(calibration_table({"a", "b"}, {cal}), ArgumentError);
 }
 
+TEST_CASE("Abstaining when the name is unfamiliar: tau from the rl split, kept for the held-out answers", "[calibration]") {
+  // The rl split: familiarities 0.9 0.8 0.3 0.6, graded right right wrong wrong. At t = 0.75 (a
+  // wrong answer -3) answering all scores (2 - 6)/4 = -1; from tau 0.6: (2 - 3)/4; from 0.8:
+  // 2/4, the best (0.9: 1/4; none: 0).
+  const FamiliarityAbstention none = familiarity_abstention({0.9, 0.8, 0.3, 0.6}, {Grade::correct, Grade::correct, Grade::wrong, Grade::wrong},
+                                                            {}, {}, 0.75);
+  CHECK(none.chosen.tau == Approx(0.8));
+  CHECK(none.chosen.score == Approx(0.5));
+  CHECK(none.chosen.coverage == Approx(0.5));
+  CHECK(none.chosen.risk == 0.0);
+  // Held out: six answers (the person, mentions, familiarity, grade as asked):
+  //   A 40 0.85 right -> answered     B 1 0.5 right -> IDK      C 0 0.05 IDK -> IDK
+  //   D 2 0.81 wrong -> answered      arithmetic 1 right -> answered (no name)
+  //   E 100 0.7 right -> IDK (below 0.8)
+  auto asked = [](std::string person, Index mentions, Grade g) {
+    AskedQuestion q;
+    q.row = {"Q: ?\nA:", "x", std::move(person), mentions};
+    q.grade = g;
+    return q;
+  };
+  const std::vector<AskedQuestion> held_out{asked("A", 40, Grade::correct), asked("B", 1, Grade::correct), asked("C", 0, Grade::idk),
+                                            asked("D", 2, Grade::wrong),    asked("", -1, Grade::correct),  asked("E", 100, Grade::correct)};
+  const FamiliarityAbstention f = familiarity_abstention({0.9, 0.8, 0.3, 0.6}, {Grade::correct, Grade::correct, Grade::wrong, Grade::wrong},
+                                                         {0.85, 0.5, 0.05, 0.81, 1.0, 0.7}, held_out, 0.75);
+  CHECK(f.t == 0.75);
+  const GradeCounts& often = f.held_out.group[3];
+  CHECK(often.total == 2);
+  CHECK(often.accuracy() == Approx(0.5));  // A answered, E refused
+  CHECK(often.idk() == Approx(0.5));
+  CHECK(f.held_out.group[1].idk() == 1.0);    // B: right as asked, but refused
+  CHECK(f.held_out.group[2].error() == 1.0);  // D: familiar enough, and wrong
+  CHECK(f.held_out.group[0].idk() == 1.0);
+  CHECK(f.held_out.arithmetic.accuracy() == 1.0);
+  CHECK(f.as_asked.group[3].accuracy() == 1.0);
+  CHECK(f.as_asked.group[1].accuracy() == 1.0);
+  // 4+ (A 0.85, E 0.7) against 1-3 (B 0.5, D 0.81): 3 of 4 pairs ordered; right answers (A, B,
+  // E) against the wrong one (D 0.81): only A is above it, 1 of 3.
+  CHECK(f.auroc_known == Approx(0.75));
+  CHECK(f.auroc_right == Approx(1.0 / 3));
+  const auto j = to_json(f);
+  CHECK(j["tau"].get<double>() == Approx(0.8));
+  CHECK(j["outcomes"]["4+"]["accuracy"].get<double>() == Approx(0.5));
+  CHECK(j["outcomes_as_asked"]["4+"]["accuracy"].get<double>() == Approx(1.0));
+  CHECK_THAT(familiarity_text("SFT", f), Contains("AUROC 0.750") && Contains("AUROC 0.333") && Contains("tau 0.8000") &&
+                                             Contains(outcome_table("SFT, abstaining when the name is less familiar than tau (held out)", f.held_out, 0.75)));
+  // Abstaining on all is best when every rl answer is wrong: tau +inf, null in JSON.
+  const FamiliarityAbstention never = familiarity_abstention({0.9}, {Grade::wrong}, {0.85, 1.0}, {held_out[0], held_out[4]}, 0.75);
+  CHECK(std::isinf(never.chosen.tau));
+  CHECK(to_json(never)["tau"].is_null());
+  CHECK(never.held_out.group[3].idk() == 1.0);
+  CHECK(never.held_out.arithmetic.accuracy() == 1.0);  // names nobody: still answered
+  CHECK_THAT(familiarity_text("SFT", never), Contains("with AUROC -,") && Contains("wrong ones with AUROC -;"));  // one kind only
+  CHECK_THROWS_AS(familiarity_abstention({0.9}, {Grade::wrong}, {0.85, 0.5}, {held_out[0]}, 0.75), ArgumentError);
+}
+
 TEST_CASE("Experiment 3's settings, graders, score table and targets", "[calibration]") {
   HallucinationOptions o;
   o.target = 0.6;

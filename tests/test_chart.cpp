@@ -96,6 +96,35 @@ TEST_CASE("chart figure: one mark per drawable point, log ticks, legend, JSON", 
   CHECK_THROWS_AS(chart::to_svg(b), ArgumentError);
 }
 
+TEST_CASE("chart legend: in the plot's emptiest corner, or under the plot when every corner holds data", "[chart]") {
+  // The legend's box against the plot's frame (the one rect drawn with stroke #444444).
+  auto legend_inside = [](const chart::Figure& f) {
+    const test::Xml xml(chart::to_svg(f));
+    REQUIRE(xml.ok());
+    REQUIRE(xml.number("count(//svg:g[@class='legend']/svg:rect)") == 1);
+    const double frame_bottom = xml.number("//svg:rect[@stroke='#444444']/@y") + xml.number("//svg:rect[@stroke='#444444']/@height");
+    const double legend_top = xml.number("//svg:g[@class='legend']/svg:rect/@y");
+    const auto texts = xml.texts("//svg:text");
+    CHECK(std::count(texts.begin(), texts.end(), std::string("rising")) == 1);
+    return legend_top < frame_bottom;
+  };
+  // A line from the bottom left to the top right: the two other corners are empty.
+  chart::Figure f;
+  f.footnotes.push_back("a footnote");
+  chart::Series rising{"rising", {}, {}, chart::Mark::line_points};
+  for (int i = 0; i <= 40; ++i) rising.x.push_back(i), rising.y.push_back(i);
+  f.series.push_back(rising);
+  CHECK(legend_inside(f));
+  // And one from the top left to the bottom right: every corner holds a line now.
+  chart::Series falling{"falling", {}, {}, chart::Mark::line_points};
+  for (int i = 0; i <= 40; ++i) falling.x.push_back(i), falling.y.push_back(40 - i);
+  f.series.push_back(falling);
+  CHECK_FALSE(legend_inside(f));
+  // ... unless the figure asks for a corner.
+  f.legend = chart::LegendPlace::top_left;
+  CHECK(legend_inside(f));
+}
+
 TEST_CASE("chart point labels: every label drawn once, as text", "[chart]") {
   chart::Figure f;
   chart::Series s{"letters", {}, {}, chart::Mark::points};

@@ -145,3 +145,31 @@ TEST_CASE("Self-consistency: the share of samples agreeing estimates the exact p
   CHECK_THROWS_AS(self_consistency({}, "x"), ArgumentError);
   CHECK_THROWS_AS(sample_answers(m, tok, "ab", 0, rng, opt), ArgumentError);
 }
+
+TEST_CASE("Familiarity: the geometric mean of the text's token probabilities after its first, token by token", "[confidence]") {
+  GPT<double> m = ct::tiny_model(7, 12, 8, 3.0);
+  const std::vector<TokenId> context{6, 2}, text{3, 5, 1, 4};
+  GPTActivations<double> a;
+  const double f = familiarity(m, a, context, text);
+  // s_1 = 3 is read, not scored; s_2 .. s_4 each after everything before it
+  long double log_sum = 0;
+  std::vector<TokenId> prefix{6, 2, 3};
+  for (std::size_t j = 1; j < text.size(); ++j) {
+    log_sum += std::log(ct::direct(m, prefix, text[j]).first);
+    prefix.push_back(text[j]);
+  }
+  CHECK(f == Approx(static_cast<double>(std::exp(log_sum / 3))).epsilon(1e-12));
+  CHECK(f > 0.0);
+  CHECK(f < 0.9);  // a real number, not a degenerate certainty
+  // The first token changes what follows it, but is not itself scored.
+  CHECK(familiarity(m, a, context, {0, 5, 1, 4}) != Approx(f));
+  // Text overload: a newline before the text, as a sentence would start.
+  const CharTokenizer tok = CharTokenizer::from_text("ab \nMinaPrk");
+  GPT<double> mt = ct::tiny_model(tok.vocab_size(), 16, 4, 3.0);
+  CHECK(familiarity(mt, tok, "Mina Park") == Approx(familiarity(mt, a, tok.encode("\n"), tok.encode("Mina Park"))).epsilon(1e-15));
+  CHECK(familiarity(mt, tok, "Mina", "ab") == Approx(familiarity(mt, a, tok.encode("ab"), tok.encode("Mina"))).epsilon(1e-15));
+  // Too short a text, no context, past the block size: refused by name.
+  CHECK_THROWS_WITH(familiarity(m, a, context, {3}), Contains("at least two"));
+  CHECK_THROWS_WITH(familiarity(m, a, {}, text), Contains("familiarity"));
+  CHECK_THROWS_WITH(familiarity(m, a, std::vector<TokenId>(10, 1), text), Contains("at most 12"));
+}

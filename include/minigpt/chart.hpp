@@ -8,7 +8,9 @@
 // a picture is a value (a struct listing what to show), not a sequence of drawing calls.
 //
 //   Figure       two axes (linear or log), series (line, points, line + points, bars) with
-//                labels and colours, reference lines, notes, a legend, titles, footnotes
+//                labels and colours, reference lines, notes, a legend (in the plot's corner
+//                with the least data, or under the plot when data fills every corner),
+//                titles, footnotes
 //   HeatmapGrid  panels of (rows, cols) values sharing row and column labels, drawn on one
 //                colour scale; cells marked `masked` are drawn hatched grey, not as values
 //
@@ -327,7 +329,10 @@ inline const char* mark_name(Mark m) {
 
 // ---- Figure ----
 
-inline std::string to_svg(const Figure& f) {
+namespace internal {
+// One drawing of a figure. With legend_below the legend stands in a band under the plot;
+// otherwise inside it, and *covers (when given) says whether it lies over data there.
+inline std::string figure_svg(const Figure& f, bool legend_below, bool* covers) {
   using detail::svg_num;
   using internal::Box;
   using internal::line;
@@ -349,13 +354,34 @@ inline std::string to_svg(const Figure& f) {
   for (const Rule& r : f.rules) (r.vertical ? xs : ys).push_back(r.at);
   internal::AxisLayout X = internal::layout_axis(f.x, xs, 8), Y = internal::layout_axis(f.y, ys, 6);
 
-  // Margins from the text around the plot.
+  // The legend's entries (series and rules that have a label) and its size.
+  struct Entry {
+    std::string text, colour;
+    Mark mark;
+    bool dashed;
+  };
+  std::vector<std::string> colours;
+  for (std::size_t k = 0; k < f.series.size(); ++k)
+    colours.push_back(f.series[k].colour.empty() ? palette(k) : f.series[k].colour);
+  std::vector<Entry> entries;
+  for (std::size_t k = 0; k < f.series.size(); ++k)
+    if (!f.series[k].label.empty()) entries.push_back({f.series[k].label, colours[k], f.series[k].mark, f.series[k].dashed});
+  for (const Rule& r : f.rules)
+    if (!r.label.empty()) entries.push_back({r.label, r.colour, Mark::line, r.dashed});
+  const bool legend = !entries.empty() && f.legend != LegendPlace::none;
+  legend_below = legend && legend_below;
+  double legend_tw = 0;
+  for (const Entry& e : entries) legend_tw = std::max(legend_tw, detail::text_width(e.text, 12));
+  const double bw = 44 + legend_tw, bh = 8 + 18 * static_cast<double>(entries.size());
+
+  // Margins from the text around the plot (and the legend, when it stands under it).
   double ylabel_w = 0;
   for (const std::string& l : Y.labels) ylabel_w = std::max(ylabel_w, detail::text_width(l, 12));
   const double left = 10 + (f.y.label.empty() ? 0 : 22) + ylabel_w + 8;
   const double last_half = X.labels.empty() ? 0 : detail::text_width(X.labels.back(), 12) / 2;
   const double right = std::max(20.0, last_half + 8);
-  const double bottom = 8 + 18 + (f.x.label.empty() ? 0 : 22) + 16 * static_cast<double>(f.footnotes.size()) + 6;
+  const double bottom = 8 + 18 + (f.x.label.empty() ? 0 : 22) + 16 * static_cast<double>(f.footnotes.size()) + 6 +
+                        (legend_below ? bh + 10 : 0);
   const double pw = std::max(50.0, f.width - left - right), ph = std::max(50.0, f.height - top - bottom);
   X.p0 = left, X.p1 = left + pw;
   Y.p0 = top + ph, Y.p1 = top;
@@ -378,6 +404,8 @@ inline std::string to_svg(const Figure& f) {
     below += 22;
     s += text(left + pw / 2, below - 4, f.x.label, "text-anchor=\"middle\"");
   }
+  const double band = below + 6;  // the legend's top, when it stands under the plot
+  if (legend_below) below += bh + 10;
   for (const std::string& note : f.footnotes) {
     below += 16;
     s += text(left, below - 3, note, "font-size=\"11\" fill=\"#555555\"");
@@ -390,9 +418,6 @@ inline std::string to_svg(const Figure& f) {
   s += "<clipPath id=\"plot\"><rect x=\"" + svg_num(left) + "\" y=\"" + svg_num(top) + "\" width=\"" + svg_num(pw) +
        "\" height=\"" + svg_num(ph) + "\"/></clipPath>\n<g clip-path=\"url(#plot)\">\n";
   std::vector<std::pair<double, double>> occupied;  // pixels the data covers (for the legend)
-  std::vector<std::string> colours;
-  for (std::size_t k = 0; k < f.series.size(); ++k)
-    colours.push_back(f.series[k].colour.empty() ? palette(k) : f.series[k].colour);
   for (const Rule& r : f.rules) {
     if (!(r.vertical ? X : Y).drawable(r.at)) continue;
     const std::string style = "stroke=\"" + r.colour + "\" stroke-width=\"1.5\"" + internal::dash(r.dashed);
@@ -479,28 +504,15 @@ inline std::string to_svg(const Figure& f) {
       s += text(X(n.x), Y(n.y), n.text, "text-anchor=\"" + n.anchor + "\" fill=\"" + n.colour + "\"");
   s += "</g>\n";
 
-  // The legend: series and rules that have a label, in the corner with the least data in it.
-  struct Entry {
-    std::string text, colour;
-    Mark mark;
-    bool dashed;
-  };
-  std::vector<Entry> entries;
-  for (std::size_t k = 0; k < f.series.size(); ++k)
-    if (!f.series[k].label.empty()) entries.push_back({f.series[k].label, colours[k], f.series[k].mark, f.series[k].dashed});
-  for (const Rule& r : f.rules)
-    if (!r.label.empty()) entries.push_back({r.label, r.colour, Mark::line, r.dashed});
-  if (!entries.empty() && f.legend != LegendPlace::none) {
-    double tw = 0;
-    for (const Entry& e : entries) tw = std::max(tw, detail::text_width(e.text, 12));
-    const double bw = 44 + tw, bh = 8 + 18 * static_cast<double>(entries.size());
+  // The legend: in the band under the plot, or in the corner with the least data in it.
+  if (legend) {
     const double inset = 8;
     const Box corners[4] = {{left + pw - inset - bw, top + inset, left + pw - inset, top + inset + bh},
                             {left + inset, top + inset, left + inset + bw, top + inset + bh},
                             {left + pw - inset - bw, top + ph - inset - bh, left + pw - inset, top + ph - inset},
                             {left + inset, top + ph - inset - bh, left + inset + bw, top + ph - inset}};
     Box box = corners[0];
-    switch (f.legend) {
+    switch (legend_below ? LegendPlace::none : f.legend) {
       case LegendPlace::top_left: box = corners[1]; break;
       case LegendPlace::bottom_right: box = corners[2]; break;
       case LegendPlace::bottom_left: box = corners[3]; break;
@@ -512,10 +524,12 @@ inline std::string to_svg(const Figure& f) {
           for (const Box& o : label_boxes) n += c.overlap(o) / 100;
           if (n < fewest) fewest = n, box = c;
         }
+        if (covers != nullptr) *covers = fewest > 0;
         break;
       }
       default: break;
     }
+    if (legend_below) box = {left, band, left + bw, band + bh};
     s += "<g class=\"legend\">\n<rect x=\"" + svg_num(box.x0) + "\" y=\"" + svg_num(box.y0) + "\" width=\"" +
          svg_num(bw) + "\" height=\"" + svg_num(bh) + "\" fill=\"white\" fill-opacity=\"0.92\" stroke=\"#cccccc\"/>\n";
     for (std::size_t i = 0; i < entries.size(); ++i) {
@@ -538,6 +552,15 @@ inline std::string to_svg(const Figure& f) {
   }
   s += "</svg>\n";
   return s;
+}
+}  // namespace internal
+
+// The figure as SVG. A legend placed by LegendPlace::best that would lie over data in every
+// corner of the plot goes in a band under it instead, the plot a little shorter.
+inline std::string to_svg(const Figure& f) {
+  bool covers = false;
+  std::string s = internal::figure_svg(f, false, &covers);
+  return covers ? internal::figure_svg(f, true, nullptr) : s;
 }
 
 // The figure's numbers: titles, axes, every series' points and labels, rules and notes.

@@ -24,12 +24,27 @@
 // are what a model without access to its logits (an API) can still measure. The exact product
 // needs one forward pass; self-consistency needs N generations.
 //
-// Shapes: logits (P+L−1, V), prompt (P), completion (L) -> p (L), H (L), log P (scalar).
+// Familiarity of a name (익숙함): how little the model is surprised by the text itself, not by
+// an answer about it. For a context c (a newline by default: where a sentence starts) and a
+// text s = (s_1 .. s_M), M >= 2, from one forward pass over c s_1 .. s_{M−1}:
+//   familiarity(s) = exp( (1/(M−1)) Σ_{j=2..M} log p(s_j | c, s_1 .. s_{j−1}) )
+// the geometric mean of the probabilities of s's tokens after its first (any name may start
+// with any letter; a known one is then easy to go on with), a number in (0, 1]. A name the
+// pre-training text repeated is predicted almost letter by letter; one it showed once or never
+// is not. It is what membership inference reads (Carlini et al. 2021: a text's likelihood
+// under a model says whether the model was trained on it): the model's sense of whom it has
+// heard of.
+//
+// Shapes: logits (P+L−1, V), prompt (P), completion (L) -> p (L), H (L), log P (scalar);
+//         context (P), text (M) -> familiarity (scalar).
 //
 // Worked example: V = 2, prompt [0], completion [1 0], the model's logits over [0 1] are
 //   row 0 (after x_1 = 0):  [0 0]        -> p_1 = softmax[1] = 0.5,   H_1 = log 2 = 0.6931
 //   row 1 (after a_1 = 1):  [log 3, 0]   -> p_2 = softmax[0] = 0.75,  H_2 = 0.5623
 //   log P = log 0.5 + log 0.75 = −0.9808, confidence = 0.375
+//
+// Worked example of familiarity, the same logits: context [0], text [1 0]: only s_2 = 0 is
+// scored (row 1, after c s_1 = [0 1]): familiarity = exp(log 0.75 / 1) = 0.75.
 #pragma once
 
 #include "error.hpp"
@@ -105,6 +120,27 @@ CompletionConfidence completion_confidence(const GPT<S>& model, GPTActivations<S
                         " positions, the model reads at most " + std::to_string(model.config().n_positions));
   const Tensor<S>& logits = model.forward(a, ids, 1, T);  // (1, T, V)
   return completion_confidence<S>(logits.matrix(), static_cast<Index>(prompt.size()), completion);
+}
+
+// The familiarity of `text` after `context` (ids), from one forward pass (above). Throws
+// ArgumentError when the context is empty, the text has fewer than two tokens, or both
+// together exceed the model's block size.
+template <typename S>
+double familiarity(const GPT<S>& model, GPTActivations<S>& a, const std::vector<TokenId>& context,
+                   const std::vector<TokenId>& text) {
+  if (context.empty() || text.size() < 2)
+    throw ArgumentError("familiarity: need a context of at least one token and a text of at least two (got " +
+                        std::to_string(context.size()) + " and " + std::to_string(text.size()) + ")");
+  std::vector<TokenId> prompt = context;
+  prompt.push_back(text[0]);  // s_1 is read, not scored
+  const CompletionConfidence c = completion_confidence(model, a, prompt, std::vector<TokenId>(text.begin() + 1, text.end()));
+  return std::exp(c.log_prob / static_cast<double>(c.tokens));
+}
+// The same on text: familiarity(model, tok, "Mina Park") after a newline.
+template <typename S>
+double familiarity(const GPT<S>& model, const Tokenizer& tok, const std::string& text, const std::string& context = "\n") {
+  GPTActivations<S> a;
+  return familiarity(model, a, tok.encode(context), tok.encode(text));
 }
 
 // ---- answers in text ----

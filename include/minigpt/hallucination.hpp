@@ -36,6 +36,9 @@
 // graders, PPO's options); grader_scores, grader_score_table and targets_text make experiment
 // 3's table and verdict. r_tuning_demonstrations and r_tuning_sft make the SFT model of the
 // program's --r-tuning (R-Tuning: refusals where the base model does not know).
+// person_familiarity and familiarity_abstention make experiment 4's second rule: answer only
+// when the person's name is familiar to the model (confidence.hpp's familiarity), the
+// threshold chosen on the rl split.
 //
 // Shapes in: eval rows (prompt, answer, person, mentions) (n).  Shapes out: n asked questions.
 //
@@ -540,6 +543,109 @@ inline nlohmann::ordered_json to_json(const GradingTargets& g) {
   return {{"binary_idk_never", g.binary_idk_never},   {"binary_idk_never_at_most_0.2", g.binary_met()},
           {"target_idk_never", g.target_idk_never},   {"target_idk_never_at_least_0.8", g.target_idk_met()},
           {"target_accuracy_often", g.target_accuracy_often}, {"target_accuracy_often_at_least_0.8", g.target_accuracy_met()}};
+}
+
+// ---- experiment 4, another signal: has the model heard of the person? ----
+//
+// The answer's probability did not tell the SFT model's right answers from its confident
+// guesses (experiment 4: abstention() in calibration.hpp). The name's familiarity
+// (confidence.hpp: how well the model predicts "Mina Park" letter by letter after a newline)
+// asks something else, whether the pre-training text named the person often, and the rule is:
+// answer as the model does when familiarity(name) >= τ, else "I don't know". Questions that
+// name nobody (arithmetic) are always answered (familiarity 1). τ is the best point of the
+// risk–coverage sweep on the rl split's questions (asked the same way, greedily), then kept
+// for the held-out questions, so their figures are not fitted to themselves.
+//
+//   person_familiarity(sft, tok, rows)  -> one number per row (a name's three questions share it)
+//   FamiliarityAbstention f = familiarity_abstention(sft, tok, rl_rows, sft_held_out, AskStyle::chat, 0.75);
+//   f.chosen.tau   // from the rl split;  f.held_out: outcomes per group abstaining below it
+//   f.auroc_known  // held out: familiarity ranks a 4+ person's questions above those of people read 1–3 times
+template <typename S>
+std::vector<double> person_familiarity(const GPT<S>& model, const Tokenizer& tok, const std::vector<EvalExample>& rows) {
+  GPTActivations<S> a;
+  const std::vector<TokenId> newline = tok.encode("\n");
+  std::map<std::string, double> of_name;
+  std::vector<double> f;
+  for (const EvalExample& e : rows) {
+    if (e.person.empty()) {
+      f.push_back(1.0);
+      continue;
+    }
+    auto it = of_name.find(e.person);
+    if (it == of_name.end()) it = of_name.emplace(e.person, familiarity(model, a, newline, tok.encode(e.person))).first;
+    f.push_back(it->second);
+  }
+  return f;
+}
+
+struct FamiliarityAbstention {
+  double t = 0.75;
+  CoveragePoint chosen;  // the best point on the rl split: its τ, and coverage, risk, score there
+  double auroc_known = std::numeric_limits<double>::quiet_NaN();  // held out, 4+ against 1–3 mentions
+  double auroc_right = std::numeric_limits<double>::quiet_NaN();  // held out, right against wrong answers given
+  GroupOutcomes as_asked, held_out;  // held out: the model's own answers; abstaining below chosen.tau
+};
+// From the numbers: the familiarity and the grade of each of the rl split's answers (they choose
+// τ), and of each held-out answer (its row gives the person and the mentions).
+inline FamiliarityAbstention familiarity_abstention(const std::vector<double>& rl_familiarity, const std::vector<Grade>& rl_grades,
+                                                    const std::vector<double>& familiarity,
+                                                    const std::vector<AskedQuestion>& held_out, double t) {
+  calibration_checks::same_length(familiarity.size(), held_out.size(), "familiarity_abstention (held out)");
+  FamiliarityAbstention f;
+  f.t = t;
+  f.chosen = best_threshold(risk_coverage(rl_familiarity, rl_grades, t));
+  const std::vector<Grade> grades = grades_of(held_out);
+  std::vector<Grade> gated = grades;  // "I don't know" below τ; a question naming nobody keeps its answer
+  for (std::size_t i = 0; i < held_out.size(); ++i)
+    if (!held_out[i].row.person.empty() && familiarity[i] < f.chosen.tau) gated[i] = Grade::idk;
+  f.as_asked = outcomes_by_group(mentions_of(held_out), grades);
+  f.held_out = outcomes_by_group(mentions_of(held_out), gated);
+  std::vector<double> known_c, right_c;
+  std::vector<bool> known, right;
+  for (std::size_t i = 0; i < held_out.size(); ++i) {
+    const EvalExample& e = held_out[i].row;
+    if (e.mentions >= 1) known_c.push_back(familiarity[i]), known.push_back(e.mentions >= 4);
+    if (!e.person.empty() && grades[i] != Grade::idk) right_c.push_back(familiarity[i]), right.push_back(grades[i] == Grade::correct);
+  }
+  f.auroc_known = auroc(known_c, known);
+  f.auroc_right = auroc(right_c, right);
+  return f;
+}
+// Asking the model: the rl split's questions greedily (`style`, as the held-out ones were
+// asked), every name's familiarity by the same model.
+template <typename S>
+FamiliarityAbstention familiarity_abstention(GPT<S>& model, const Tokenizer& tok, const std::vector<EvalExample>& rl_rows,
+                                             const std::vector<AskedQuestion>& held_out, AskStyle style, double t) {
+  Rng unused(0);  // greedy answers draw nothing
+  const std::vector<AskedQuestion> rl = ask_questions(model, tok, rl_rows, AskOptions{style, 0}, unused);
+  std::vector<EvalExample> rows;
+  for (const AskedQuestion& q : held_out) rows.push_back(q.row);
+  return familiarity_abstention(person_familiarity(model, tok, rl_rows), grades_of(rl), person_familiarity(model, tok, rows),
+                                held_out, t);
+}
+inline nlohmann::ordered_json to_json(const FamiliarityAbstention& f) {
+  auto number = [](double x) { return std::isfinite(x) ? nlohmann::ordered_json(x) : nlohmann::ordered_json(nullptr); };
+  return {{"t", f.t},
+          {"tau", number(f.chosen.tau)},  // null: +∞, abstaining on every question was best
+          {"rl_split", {{"coverage", f.chosen.coverage}, {"risk", f.chosen.risk}, {"score", f.chosen.score}}},
+          {"auroc_often_vs_1_to_3", number(f.auroc_known)},
+          {"auroc_right_vs_wrong", number(f.auroc_right)},
+          {"outcomes", to_json(f.held_out)},
+          {"outcomes_as_asked", to_json(f.as_asked)}};
+}
+// As text: the two AUROCs, the τ chosen on the rl split, the held-out outcomes below it.
+inline std::string familiarity_text(const std::string& name, const FamiliarityAbstention& f) {
+  auto figure = [](double x) {  // an AUROC without both kinds of answer is undefined: "-"
+    char text[16] = "-";
+    if (std::isfinite(x)) std::snprintf(text, sizeof text, "%.3f", x);
+    return std::string(text);
+  };
+  char line[400];
+  std::snprintf(line, sizeof line,
+                "  %s: the name's familiarity ranks 4+ people above those mentioned 1-3 times with AUROC %s,\n"
+                "    right answers above wrong ones with AUROC %s; tau %.4f chosen on the rl split (score there %+.3f)\n",
+                name.c_str(), figure(f.auroc_known).c_str(), figure(f.auroc_right).c_str(), f.chosen.tau, f.chosen.score);
+  return line + outcome_table(name + ", abstaining when the name is less familiar than tau (held out)", f.held_out, f.t);
 }
 
 }  // namespace minigpt

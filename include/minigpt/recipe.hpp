@@ -357,7 +357,7 @@ inline chart::Figure ppo_figure(const PPOHistory& h) {
   chart::Figure f;
   f.title = "PPO: the reward model's score, the labeler's (gold) score, the KL to the SFT model";
   f.subtitle = std::string("β ") + (h.adaptive_kl ? "adaptive" : "fixed") +
-               (h.steps.empty() ? "" : " at " + std::to_string(h.steps.front().kl_coef).substr(0, 6)) +
+               (h.steps.empty() ? "" : " at " + chart::short_number(h.steps.front().kl_coef)) +
                (!h.steps.empty() && std::isfinite(h.steps.front().ptx_loss) ? "; the SFT demonstrations mixed in (PPO-ptx)" : "");
   f.x = {"PPO step"};
   f.y = {"per answer: score, or nats of KL"};
