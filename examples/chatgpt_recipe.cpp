@@ -129,6 +129,9 @@ int main(int argc, char** argv) {
                   "  SFT model's own likelihood orders %.1f%% of the held-out pairs as the labeler did)\n",
                   r["train"]["pairs"].get<long long>(), 100 * r["heldout_accuracy"].get<double>(),
                   100 * r["heldout_accuracy_before"].get<double>(), 100 * r["heldout_accuracy_sft_likelihood"].get<double>());
+      for (const auto& [kind, k] : r["heldout_by_kind"].items())  // which comparisons it makes, which it misses
+        std::printf("  %-26s %4lld pairs: reward model %5.1f%%, likelihood %5.1f%%\n", kind.c_str(),
+                    k["pairs"].get<long long>(), 100 * k["reward_model"].get<double>(), 100 * k["sft_likelihood"].get<double>());
     }
 
     // ---- step 4: PPO against the reward model, a KL leash to the SFT model ----

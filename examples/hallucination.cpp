@@ -174,10 +174,7 @@ int main(int argc, char** argv) {
                   static_cast<long long>(o.ppo_steps), static_cast<long long>(o.ppo_batch), x.questions.size(),
                   rm ? "" : "  no DIR/reward folder: the reward-model policy is skipped\n");
       ppo_report = x.report;
-      std::vector<std::pair<std::string, std::vector<AskedQuestion>>> asked{{"SFT", sft}};
-      std::vector<GroupOutcomes> outcomes;
-      std::vector<Calibration> ppo_cals{cals[1]};  // experiment 1 for the policies: SFT's, then each policy's
-      std::vector<std::string> ppo_names{names[1]};
+      GraderResults res(sft, cals[1], names[1]);  // the SFT model's answers, then each policy's
       for (const GraderPolicy& p : x.policies) {
         GPT<float> policy = sft_model;
         ProgressBar bar(std::cerr, o.ppo_steps, isatty(2) != 0, 10, "mean score");
@@ -186,22 +183,15 @@ int main(int argc, char** argv) {
                                      [&](const PPOStepStats& s) { bar.update(s.step, s.mean_score, 0); }, x.demonstrations);
         bar.finish();
         save_model_folder(policy, *tok, out + "/ppo-" + p.grader);
-        asked.push_back({"PPO " + p.grader, ask(policy, "ppo-" + p.grader, AskStyle::chat, 0)});
-        outcomes.push_back(outcomes_by_group(mentions_of(asked.back().second), grades_of(asked.back().second)));
-        const CommittedAnswers c = committed_answers(asked.back().second);
-        ppo_cals.push_back(calibration(c.confidence, c.right));
-        ppo_names.push_back("PPO " + p.grader + " (chat), P(answer)");
-        print_groups("PPO against the " + p.grader + " grader", outcomes.back(), t);
-        ppo_report["policies"].push_back({{"grader", p.grader}, {"folder", "ppo-" + p.grader}, {"outcomes", to_json(outcomes.back())},
-                                          {"calibration", to_json(ppo_cals.back())}, {"history", h.to_json()}});
+        print_groups("PPO against the " + p.grader + " grader", res.add(p.grader, ask(policy, "ppo-" + p.grader, AskStyle::chat, 0), h), t);
       }
-      chart::save(reliability_diagram(ppo_cals, ppo_names, "After PPO: is each policy's confidence its accuracy?"),
+      chart::save(reliability_diagram(res.calibrations, res.names, "After PPO: is each policy's confidence its accuracy?"),
                   out + "/reliability_ppo.svg", out + "/reliability_ppo.json");
-      NamedGraderScores scores;  // every policy under every grader
-      for (const auto& [name, qs] : asked) scores.push_back({name, grader_scores(qs, t, rm, *tok)});
+      const NamedGraderScores scores = res.scores(t, rm, *tok);  // every policy under every grader
       std::printf("Every policy under every grader (mean score a held-out question)\n%s", grader_score_table(scores, o.target_name()).c_str());
+      ppo_report["policies"] = res.policies;
       ppo_report["scores"] = to_json(scores, o.target_name());
-      const GradingTargets g = grading_targets(outcomes[0], outcomes[1]);
+      const GradingTargets g = res.targets();
       ppo_report["targets"] = to_json(g);
       std::fputs(targets_text(g, o.target_name()).c_str(), stdout);
     }

@@ -11,8 +11,10 @@
 #include <catch2/catch.hpp>
 #include <minigpt/minigpt.hpp>
 
+#include <array>
 #include <cmath>
 #include <filesystem>
+#include <map>
 
 using Catch::Matchers::Contains;
 
@@ -59,6 +61,38 @@ TEST_CASE("chatgpt_recipe runs pre-training, SFT, the reward model and PPO, and 
   CHECK(report["reward"]["heldout"]["pairs"].get<std::size_t>() == held.size());
   const double accuracy = report["reward"]["heldout_accuracy"].get<double>();
   CHECK((accuracy >= 0 && accuracy <= 1));
+  {  // by kind: the pairs regraded against the world's answers and rescored one by one by the
+     // saved reward model and the SFT model's likelihood; each kind's counts exact, its shares
+     // within one pair (the report scored them in padded batches, which may round a tie away)
+    std::map<std::string, std::string> answer_of;
+    for (const EvalExample& e : eval) answer_of[e.prompt] = e.answer;
+    std::map<std::string, std::array<double, 3>> expected;  // pairs, RM right, likelihood right
+    GPTActivations<float> a;
+    for (const PreferencePair& p : held) {
+      const std::string& answer = answer_of.at(p.prompt);
+      const Grade gc = grade_completion(p.chosen, answer), gr = grade_completion(p.rejected, answer);
+      REQUIRE(grade_info(gc).rank < grade_info(gr).rank);  // the labeler's order
+      auto& e = expected[std::string(grade_name(gc)) + " > " + grade_name(gr)];
+      e[0] += 1;
+      e[1] += rm.score(tok->encode(p.prompt + p.chosen)) > rm.score(tok->encode(p.prompt + p.rejected));
+      const auto lp = [&](const std::string& c) {
+        return completion_confidence(sft, a, tok->encode(p.prompt), tok->encode(c)).log_prob;
+      };
+      e[2] += lp(p.chosen) > lp(p.rejected);
+    }
+    const nlohmann::json& by_kind = report["reward"]["heldout_by_kind"];
+    REQUIRE(by_kind.size() == expected.size());
+    double weighted = 0;
+    for (const auto& [kind, e] : expected) {
+      INFO(kind);
+      REQUIRE(by_kind.contains(kind));
+      CHECK(by_kind[kind]["pairs"].get<double>() == e[0]);
+      CHECK(by_kind[kind]["reward_model"].get<double>() == Approx(e[1] / e[0]).margin(1.01 / e[0]));
+      CHECK(by_kind[kind]["sft_likelihood"].get<double>() == Approx(e[2] / e[0]).margin(1.01 / e[0]));
+      weighted += by_kind[kind]["reward_model"].get<double>() * e[0];
+    }
+    CHECK(weighted / static_cast<double>(held.size()) == Approx(accuracy).margin(2.01 / static_cast<double>(held.size())));
+  }
   CHECK(report["world"]["groups"].size() == 4);
 
   // Step 4: the PPO folder loads (with its tokenizer) and is no longer the SFT model; the report

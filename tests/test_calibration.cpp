@@ -574,3 +574,60 @@ TEST_CASE("Experiment 3's settings, graders, score table and targets", "[calibra
   CHECK_THAT(text, Contains("IDK to 10.0%") && Contains("(<= 20%: met)") && Contains("the t0.6 policy") &&
                        Contains("to 90.0% (>= 80%: met)") && Contains("right on 50.0% of the 4+ group (>= 80%: not met)"));
 }
+
+TEST_CASE("Experiment 3's results gathered policy by policy: outcomes, calibration, scores, targets", "[calibration]") {
+  // Two held-out questions, a stranger (0 mentions) and a well-known person (40), answered by
+  // hand: the SFT model refuses the stranger and is right about the other; the binary policy
+  // guesses wrongly about the stranger; the t = 0.6 policy refuses the stranger and is right.
+  const EvalExample never{"Q: Where does Hyejin Ryu live?\nA:", "Jeju", "Hyejin Ryu", 0};
+  const EvalExample often{"Q: Where does Mina Park live?\nA:", "Busan", "Mina Park", 40};
+  auto asked = [](const EvalExample& e, const std::string& completion, Grade g, double confidence) {
+    AskedQuestion q;
+    q.row = e, q.asked = e.prompt, q.completion = completion, q.grade = g, q.confidence = confidence;
+    return q;
+  };
+  const std::vector<AskedQuestion> sft{asked(never, " I don't know.\n", Grade::idk, 0.9), asked(often, " Busan\n", Grade::correct, 0.8)};
+  const std::vector<AskedQuestion> binary{asked(never, " Seoul\n", Grade::wrong, 0.3), asked(often, " Busan\n", Grade::correct, 0.7)};
+  const std::vector<AskedQuestion> target{asked(never, " I don't know.\n", Grade::idk, 0.95), sft[1]};
+  const CommittedAnswers c = committed_answers(sft);
+  GraderResults res(sft, calibration(c.confidence, c.right), "SFT (chat), P(answer)");
+  CHECK_THROWS_AS(res.targets(), ArgumentError);  // no policies yet
+
+  PPOHistory h;
+  h.steps.resize(2);
+  h.steps[1].step = 2;
+  const GroupOutcomes& b = res.add("binary", binary, h);
+  const auto never_g = static_cast<std::size_t>(MentionGroup::never), often_g = static_cast<std::size_t>(MentionGroup::often);
+  CHECK(b.group[never_g].error() == 1.0);
+  CHECK(b.group[often_g].accuracy() == 1.0);
+  res.add("t0.6", target, PPOHistory{});
+
+  REQUIRE(res.asked.size() == 3);
+  CHECK(res.asked[0].first == "SFT");
+  CHECK(res.asked[1].first == "PPO binary");
+  CHECK(res.asked[2].second[0].grade == Grade::idk);
+  CHECK(res.names == std::vector<std::string>{"SFT (chat), P(answer)", "PPO binary (chat), P(answer)", "PPO t0.6 (chat), P(answer)"});
+  REQUIRE(res.calibrations.size() == 3);
+  CHECK(res.calibrations[1].count == 2);  // the binary policy committed to both answers
+  CHECK(res.calibrations[2].count == 1);  // the t = 0.6 policy to one (a refusal is not an answer)
+  REQUIRE(res.policies.size() == 2);
+  CHECK(res.policies[0]["grader"] == "binary");
+  CHECK(res.policies[0]["folder"] == "ppo-binary");
+  CHECK(res.policies[0]["outcomes"] == to_json(outcomes_by_group(mentions_of(binary), grades_of(binary))));
+  CHECK(res.policies[0]["calibration"] == to_json(res.calibrations[1]));
+  CHECK(res.policies[0]["history"]["steps"].size() == 2);
+
+  // The targets from the first two policies; the scores of every model under every grader.
+  const GradingTargets g = res.targets();
+  CHECK(g.binary_idk_never == 0.0);
+  CHECK(g.target_idk_never == 1.0);
+  CHECK(g.target_accuracy_often == 1.0);
+  const CharTokenizer tok = CharTokenizer::from_text("Q: Where does Hyejin Ryu Mina Park live?\nA: Busan Seoul I don't know.\n");
+  const NamedGraderScores scores = res.scores<float>(0.6, nullptr, tok);
+  REQUIRE(scores.size() == 3);
+  CHECK(scores[1].first == "PPO binary");
+  CHECK(scores[1].second.binary == Approx(0.5));   // (0 + 1) / 2
+  CHECK(scores[1].second.target == Approx(-0.25));  // (−0.6/0.4 + 1) / 2
+  CHECK(scores[2].second.target == Approx(0.5));    // (0 + 1) / 2
+  CHECK(std::isnan(scores[0].second.reward_model));
+}

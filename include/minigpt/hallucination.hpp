@@ -33,8 +33,9 @@
 // HallucinationOptions holds the experiments' settings (one table of defaults, and the PPO
 // options they make); grader_policies names the graders' rewards ("binary", "t0.75", "rm");
 // grader_experiment reads the whole setting from a recipe folder (questions, reward model,
-// graders, PPO's options); grader_scores, grader_score_table and targets_text make experiment
-// 3's table and verdict. r_tuning_demonstrations and r_tuning_sft make the SFT model of the
+// graders, PPO's options); GraderResults gathers each trained policy's answers, outcomes and
+// calibration; grader_scores, grader_score_table and targets_text make experiment 3's table
+// and verdict. r_tuning_demonstrations and r_tuning_sft make the SFT model of the
 // program's --r-tuning (R-Tuning: refusals where the base model does not know).
 // person_familiarity and familiarity_abstention make experiment 4's second rule: answer only
 // when the person's name is familiar to the model (confidence.hpp's familiarity), the
@@ -544,6 +545,51 @@ inline nlohmann::ordered_json to_json(const GradingTargets& g) {
           {"target_idk_never", g.target_idk_never},   {"target_idk_never_at_least_0.8", g.target_idk_met()},
           {"target_accuracy_often", g.target_accuracy_often}, {"target_accuracy_often_at_least_0.8", g.target_accuracy_met()}};
 }
+
+// Experiment 3's results, gathered as the policies come: every model's held-out answers (the
+// SFT model's first, the baseline), each policy's outcomes per mention group, the calibrations
+// and names of the reliability diagram after PPO (the SFT model's first), and each policy's
+// entry of report.json's "policies". The policies come in grader_policies' order: binary, the
+// confidence target, the reward model.
+//
+//   GraderResults res(sft_answers, sft_calibration, "SFT (chat), P(answer)");
+//   res.add("binary", answers_of_the_binary_policy, its_history);   // -> its GroupOutcomes
+//   res.scores(0.75, rm, tok);  res.targets();
+struct GraderResults {
+  std::vector<std::pair<std::string, std::vector<AskedQuestion>>> asked;  // "SFT", "PPO binary", ...
+  std::vector<GroupOutcomes> outcomes;                                    // per policy
+  std::vector<Calibration> calibrations;                                  // the SFT model's, then each policy's
+  std::vector<std::string> names;                                         // theirs, for the diagram
+  nlohmann::ordered_json policies = nlohmann::ordered_json::array();
+
+  GraderResults(std::vector<AskedQuestion> sft, Calibration sft_calibration, std::string sft_name)
+      : asked{{"SFT", std::move(sft)}}, calibrations{std::move(sft_calibration)}, names{std::move(sft_name)} {}
+
+  // The policy PPO trained against `grader`, by its answers to the held-out questions (asked in
+  // the chat format) and its PPO history; returns its outcomes per mention group.
+  const GroupOutcomes& add(const std::string& grader, std::vector<AskedQuestion> answers, const PPOHistory& history) {
+    const CommittedAnswers c = committed_answers(answers);
+    outcomes.push_back(outcomes_by_group(mentions_of(answers), grades_of(answers)));
+    calibrations.push_back(calibration(c.confidence, c.right));
+    names.push_back("PPO " + grader + " (chat), P(answer)");
+    asked.emplace_back("PPO " + grader, std::move(answers));
+    policies.push_back({{"grader", grader}, {"folder", "ppo-" + grader}, {"outcomes", to_json(outcomes.back())},
+                        {"calibration", to_json(calibrations.back())}, {"history", history.to_json()}});
+    return outcomes.back();
+  }
+  // Every model (the SFT model and each policy) under every grader: experiment 3's table.
+  template <typename S>
+  NamedGraderScores scores(double t, const RewardModel<S>* rm, const Tokenizer& tok) const {
+    NamedGraderScores rows;
+    for (const auto& [name, qs] : asked) rows.push_back({name, grader_scores(qs, t, rm, tok)});
+    return rows;
+  }
+  // The paper's two predictions, read from the binary policy and the confidence target's.
+  GradingTargets targets() const {
+    if (outcomes.size() < 2) throw ArgumentError("GraderResults::targets: needs the binary and the confidence-target policies");
+    return grading_targets(outcomes[0], outcomes[1]);
+  }
+};
 
 // ---- experiment 4, another signal: has the model heard of the person? ----
 //

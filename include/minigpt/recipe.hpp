@@ -19,9 +19,12 @@
 //   run_pretraining_step   step 1: the existing trainer on the world's text; saves DIR/base
 //   run_sft_step           step 2: SFT on DIR/data/sft.jsonl, the held-out demonstrations'
 //                          loss as it goes; saves DIR/sft and DIR/sft_loss.svg
+//   accuracy_by_kind       held-out pairwise accuracy per kind of pair ("correct > wrong"),
+//                          the reward model's beside the SFT model's likelihood yardstick
 //   run_reward_step        step 3: the labeler's pairs (written to DIR/data, read back), the
 //                          reward model trained on them, its held-out accuracy beside the SFT
-//                          model's likelihood yardstick; saves DIR/reward, returns its report
+//                          model's likelihood yardstick, in all and by kind; saves DIR/reward,
+//                          returns its report
 //   run_ppo_step           step 4: π starts as the SFT model, π_ref is the SFT model frozen,
 //                          reward(prompt, answer) = RM score of prompt + answer, gold = the
 //                          labeler's grade as a number (gold_score: correct 1, I don't know 0,
@@ -470,6 +473,41 @@ RecipeStep<S> run_sft_step(const GPT<S>& base, const Tokenizer& tok, const FactW
   return r;
 }
 
+// The held-out pairs by kind, the grades the labeler put first and second ("correct > wrong"):
+// per kind, the pairs and the share the reward model (trainer.evaluate) and the yardstick (the
+// SFT model's likelihood) order the labeler's way; kinds in the grade table's order, kinds
+// without pairs left out. Every pair's prompt must be one of `questions`. Where a reward model
+// falls short, this says which comparisons it cannot make: in the default run it orders every
+// "I don't know" > wrong pair and half the correct > wrong ones (docs/recipe.md).
+//
+//   {"correct > wrong": {"pairs": 173, "reward_model": 0.480, "sft_likelihood": 0.763},
+//    "I don't know > wrong": {"pairs": 76, "reward_model": 1.0, "sft_likelihood": 0.776}, ...}
+template <typename S>
+nlohmann::ordered_json accuracy_by_kind(RewardTrainer<S>& trainer, const GPT<S>& sft, const Tokenizer& tok,
+                                        const std::vector<Question>& questions,
+                                        const std::vector<PreferencePair>& pairs, Index block_size) {
+  std::map<std::string, std::string> answer_of;
+  for (const Question& q : questions) answer_of[q.prompt] = q.answer;
+  std::map<std::pair<Grade, Grade>, std::vector<PreferencePair>> by_kind;  // Grade's order is the rank
+  for (std::size_t i = 0; i < pairs.size(); ++i) {
+    const auto it = answer_of.find(pairs[i].prompt);
+    if (it == answer_of.end())
+      throw ArgumentError("accuracy_by_kind: pair " + std::to_string(i + 1) + "'s prompt is not a question of the world: " +
+                          escape_bytes(pairs[i].prompt));
+    by_kind[{grade_completion(pairs[i].chosen, it->second), grade_completion(pairs[i].rejected, it->second)}].push_back(
+        pairs[i]);
+  }
+  nlohmann::ordered_json j = nlohmann::ordered_json::object();
+  for (const auto& [kind, rows] : by_kind) {
+    const std::vector<PreferenceGroup> groups = encode_preferences(tok, rows, block_size);
+    j[std::string(grade_name(kind.first)) + " > " + grade_name(kind.second)] = {
+        {"pairs", rows.size()},
+        {"reward_model", trainer.evaluate(groups).accuracy},
+        {"sft_likelihood", likelihood_pairwise_accuracy(sft, groups)}};
+  }
+  return j;
+}
+
 // Step 3. The labeler ranks o.answers_per_prompt answers the SFT model samples for every RL
 // question (the training pairs) and every held-out question (the test pairs); both go to
 // out/data/preferences*.jsonl, and the reward model learns from the files as read back (what a
@@ -477,8 +515,9 @@ RecipeStep<S> run_sft_step(const GPT<S>& base, const Tokenizer& tok, const FactW
 // (RewardModel(sft, rng): the head's initial weights come from rng, after the samples), trained
 // with the Bradley–Terry loss for o.rm_steps steps; held-out accuracy every o.eval_every steps.
 // Beside it, the yardstick: how often the SFT model's own likelihood orders the held-out pairs
-// as the labeler did. Saves out/reward (with its tokenizer) and out/reward_accuracy.svg
-// (numbers in .json); returns the report's "reward" entry. on_step(step, loss) hears each step.
+// as the labeler did; both per kind of pair too (accuracy_by_kind). Saves out/reward (with its
+// tokenizer) and out/reward_accuracy.svg (numbers in .json); returns the report's "reward"
+// entry. on_step(step, loss) hears each step.
 template <typename S>
 nlohmann::ordered_json run_reward_step(GPT<S>& sft, const Tokenizer& tok, const FactWorld& world,
                                        const RecipeOptions& o, const std::string& out, Rng& rng,
@@ -489,8 +528,8 @@ nlohmann::ordered_json run_reward_step(GPT<S>& sft, const Tokenizer& tok, const 
   write_preferences_jsonl(out + "/data/preferences_heldout.jsonl", held_out.pairs);
   const JsonlLimits limits{&tok, o.block_size};
   const auto pairs = encode_preferences(tok, read_preferences_jsonl(out + "/data/preferences.jsonl", limits), o.block_size);
-  const auto test_pairs =
-      encode_preferences(tok, read_preferences_jsonl(out + "/data/preferences_heldout.jsonl", limits), o.block_size);
+  const std::vector<PreferencePair> test_rows = read_preferences_jsonl(out + "/data/preferences_heldout.jsonl", limits);
+  const auto test_pairs = encode_preferences(tok, test_rows, o.block_size);
   RewardOptions ro;
   ro.steps = o.rm_steps;
   ro.prompts_per_step = o.rm_prompts_per_step;
@@ -518,7 +557,8 @@ nlohmann::ordered_json run_reward_step(GPT<S>& sft, const Tokenizer& tok, const 
           {"heldout_accuracy_before", eval_accuracy.front()},
           {"heldout_accuracy", held.accuracy},
           {"heldout_loss", held.loss},
-          {"heldout_accuracy_sft_likelihood", likelihood_pairwise_accuracy(sft, test_pairs)}};
+          {"heldout_accuracy_sft_likelihood", likelihood_pairwise_accuracy(sft, test_pairs)},
+          {"heldout_by_kind", accuracy_by_kind(trainer, sft, tok, world.questions_in(Split::eval), test_rows, o.block_size)}};
 }
 
 // What step 4 hands back: the trained policy and the report's "ppo" entry.
