@@ -8,8 +8,10 @@
 #include <minigpt/calibration.hpp>
 #include <minigpt/char_tokenizer.hpp>
 #include <minigpt/generation.hpp>
+#include <minigpt/grading.hpp>
 #include <minigpt/hallucination.hpp>
 #include <minigpt/load_tokenizer.hpp>
+#include <minigpt/r_tuning.hpp>
 #include <minigpt/training.hpp>
 
 #include <algorithm>

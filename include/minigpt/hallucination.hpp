@@ -22,24 +22,13 @@
 // The cloze of a question is recovered from its prompt and its person (fact_attributes():
 // "Where does {n} live?" <-> "{n} lives in"; "What is 3 + 4?" <-> "3 + 4 =").
 //
-// Grading decides behaviour (experiment 3): PPO (ppo_trainer.hpp) takes its reward as a
-// function of the prompt and the answer, so a grader can stand in for the reward model:
-//   grader_reward        the answer's tokens decoded, graded against its prompt's right answer
-//                        (labeler.hpp), scored: binary (right 1, else 0), a confidence target
-//                        t (right 1, "I don't know" 0, else −t/(1−t)), or the labeler's gold
-//   reward_model_reward  the learned reward model's r(prompt + answer) (reward_model.hpp)
-// PPO trains on the questions of the "rl" split (read_world_questions: people PPO may see,
-// never the held-out ones) and each policy is then asked the held-out questions.
-// HallucinationOptions holds the experiments' settings (one table of defaults, and the PPO
-// options they make); grader_policies names the graders' rewards ("binary", "t0.75", "rm");
-// grader_experiment reads the whole setting from a recipe folder (questions, reward model,
-// graders, PPO's options); GraderResults gathers each trained policy's answers, outcomes and
-// calibration; grader_scores, grader_score_table and targets_text make experiment 3's table
-// and verdict. r_tuning_demonstrations and r_tuning_sft make the SFT model of the
-// program's --r-tuning (R-Tuning: refusals where the base model does not know).
-// person_familiarity and familiarity_abstention make experiment 4's second rule: answer only
-// when the person's name is familiar to the model (confidence.hpp's familiarity), the
-// threshold chosen on the rl split.
+// The world's questions of a split are read back from data/world.json (read_world_questions),
+// and everyone's mention count with them (read_world_mentions). HallucinationOptions holds the
+// experiments' settings (one table of defaults, and the PPO options they make). A second way to
+// abstain, experiment 4's: answer only when the person's name is familiar to the model
+// (confidence.hpp's familiarity), the threshold chosen on the rl split (person_familiarity,
+// familiarity_abstention). Experiment 3, PPO against each grader, is grading.hpp; the
+// program's --r-tuning SFT model is r_tuning.hpp.
 //
 // Shapes in: eval rows (prompt, answer, person, mentions) (n).  Shapes out: n asked questions.
 //
@@ -47,14 +36,12 @@
 //   cloze_of({"Q: Where does Mina Park live?\nA:", "Busan", "Mina Park", 1})  -> "Mina Park lives in"
 //   cloze_word(" Busan, works as") -> " Busan";  cloze_word("Busan") -> "" (no leading space)
 //   grade_cloze(" Busan", "Busan") -> correct;  grade_cloze("", "Busan") -> off-format
-//   binary = grader_reward(tok, rl_rows, binary_score);
-//   binary(tok.encode("Q: Where does Mina Park live?\nA:"), tok.encode(" Jeju\n"))  -> 0
-//   target = grader_reward(tok, rl_rows, [](Grade g) { return confidence_target_score(g, 0.75); });
-//   target(same prompt, tok.encode(" Jeju\n")) -> −3;  tok.encode(" I don't know.\n") -> 0
+//   ask_questions(sft, tok, rows, AskOptions{AskStyle::chat, 8}, rng)[0]
+//     -> {asked "Q: Where does Mina Park live?\nA:", completion " Busan\n" (greedy), grade
+//         correct, confidence P(" Busan\n" | asked), agreement: the share of 8 samples equal to it}
 #pragma once
 
 #include "calibration.hpp"
-#include "checkpoint.hpp"
 #include "confidence.hpp"
 #include "detail/io.hpp"
 #include "error.hpp"
@@ -64,8 +51,6 @@
 #include "labeler.hpp"
 #include "ppo_trainer.hpp"
 #include "random.hpp"
-#include "reward_model.hpp"
-#include "sft.hpp"
 #include "tokenizer.hpp"
 
 #include <nlohmann/json.hpp>
@@ -76,7 +61,6 @@
 #include <functional>
 #include <limits>
 #include <map>
-#include <memory>
 #include <string>
 #include <vector>
 
@@ -236,8 +220,6 @@ inline void write_answers_jsonl(const std::string& path,
   detail::write_file_atomic(path, text);
 }
 
-// ---- experiment 3: PPO against a grader ----
-
 // The person questions of one split ("sft", "rl" or "eval"), read back from a world.json
 // (FactWorld::write): for each person of the split, in the file's order, one row per attribute
 // in fact_attributes() order — the person rows of FactWorld::eval_examples(split), without
@@ -263,123 +245,6 @@ inline std::vector<EvalExample> read_world_questions(const std::string& path, Sp
       rows.push_back({chat_prompt(FactWorld::fill(a.question, name)), text(a.name), name, p["mentions"].get<Index>()});
   }
   return rows;
-}
-
-// R-Tuning (Zhang et al. 2024, "R-Tuning: Instructing Large Language Models to Say 'I Don't
-// Know'"): demonstrate refusals where the model does not know, judged by what the model knows,
-// not by what the data says. Each question about a person the text mentions at least once is
-// put to the base model the pre-training way (its cloze, greedy: ask_questions) and
-// demonstrated with the right answer when the cloze's answer is right, with " I don't know.\n"
-// when it is not. Strangers and arithmetic are left to the recipe's own demonstrations.
-//
-//   RTuningRows r = r_tuning_demonstrations(base, tok, read_world_questions(world, Split::rl));
-//   r.rows[k]  // {"Q: Where does Elena Costa live?\nA:", " I don't know.\n"}: its cloze said Daegu
-struct RTuningRows {
-  std::vector<SFTExample> rows;
-  Index answered = 0, refused = 0;
-};
-template <typename S>
-RTuningRows r_tuning_demonstrations(GPT<S>& base, const Tokenizer& tok, const std::vector<EvalExample>& questions) {
-  std::vector<EvalExample> mentioned;
-  for (const EvalExample& e : questions)
-    if (!e.person.empty() && e.mentions >= 1) mentioned.push_back(e);
-  Rng unused(0);  // greedy answers draw nothing
-  RTuningRows r;
-  for (const AskedQuestion& q : ask_questions(base, tok, mentioned, AskOptions{AskStyle::cloze, 0}, unused)) {
-    const bool knows = q.grade == Grade::correct;
-    r.rows.push_back({q.row.prompt, knows ? chat_completion(q.row.answer) : idk_completion()});
-    ++(knows ? r.answered : r.refused);
-  }
-  return r;
-}
-
-// The SFT model of the program's --r-tuning: R-Tuning's rows for the recipe folder's rl
-// questions (data/world.json), then SFT from the base model on the recipe's demonstrations
-// (data/sft.jsonl, read with the model's block size) followed by those rows, with `options`
-// (the recipe's step 2 settings: RecipeOptions::sft_options). Saves out/sft-r-tuning (with its
-// tokenizer) and the rows to out/r_tuning.jsonl; on_step(step) hears each SFT step. The
-// report names the rows' counts, the files and the SFT settings it trained with.
-template <typename S>
-struct RTuning {
-  GPT<S> model;
-  RTuningRows demonstrations;
-  SFTOptions options;
-  nlohmann::ordered_json to_json() const {
-    return {{"answered", demonstrations.answered},
-            {"refused", demonstrations.refused},
-            {"folder", "sft-r-tuning"},
-            {"rows", "r_tuning.jsonl"},
-            {"sft", {{"steps", options.steps}, {"batch", options.batch_size}, {"lr", options.lr.max_lr}, {"seed", options.seed}}}};
-  }
-};
-template <typename S>
-RTuning<S> r_tuning_sft(GPT<S>& base, const Tokenizer& tok, const std::string& recipe, const SFTOptions& options,
-                        const std::string& out, const std::function<void(Index)>& on_step = {}) {
-  RTuningRows extra = r_tuning_demonstrations(base, tok, read_world_questions(recipe + "/data/world.json", Split::rl));
-  const Index block = base.config().n_positions;
-  std::vector<SFTExample> rows = read_sft_jsonl(recipe + "/data/sft.jsonl", {&tok, block});
-  rows.insert(rows.end(), extra.rows.begin(), extra.rows.end());
-  SFTTrainer<S> trainer(base, encode_sft(tok, rows, block), options);
-  while (!trainer.done()) {
-    trainer.step();
-    if (on_step) on_step(trainer.step_count());
-  }
-  save_model(trainer.model(), out + "/sft-r-tuning");
-  tok.save(out + "/sft-r-tuning");
-  write_sft_jsonl(out + "/r_tuning.jsonl", extra.rows);
-  return {trainer.model(), std::move(extra), options};
-}
-
-// A grader as PPO's reward: reward(prompt, answer) = score(grade_completion(decoded answer,
-// right answer of the prompt)). The answer is decoded as sampled: " Busan\n" when it reached
-// the stop token, without the newline (off-format) when it was cut. `rows` give the right
-// answer of each prompt; a prompt not among them is an ArgumentError. The tokenizer is
-// kept by reference: it must outlive the function.
-inline RewardFunction grader_reward(const Tokenizer& tok, const std::vector<EvalExample>& rows,
-                                    std::function<double(Grade)> score) {
-  auto answers = std::make_shared<std::map<std::string, std::string>>();
-  for (const EvalExample& e : rows) (*answers)[e.prompt] = e.answer;
-  return [&tok, answers, score](const std::vector<TokenId>& prompt, const std::vector<TokenId>& answer) {
-    const std::string p = tok.decode(prompt);
-    const auto it = answers->find(p);
-    if (it == answers->end()) throw ArgumentError("grader_reward: no right answer for the prompt " + escape_bytes(p));
-    return score(grade_completion(tok.decode(answer), it->second));
-  };
-}
-
-// The learned reward model as PPO's reward: r(prompt + answer), the answer as sampled. The
-// reward model is kept by reference: it must outlive the function.
-template <typename S>
-RewardFunction reward_model_reward(const RewardModel<S>& rm) {
-  return [&rm](const std::vector<TokenId>& prompt, const std::vector<TokenId>& answer) {
-    std::vector<TokenId> ids = prompt;
-    ids.insert(ids.end(), answer.begin(), answer.end());
-    return static_cast<double>(rm.score(ids));
-  };
-}
-
-// The reward model's mean score of asked questions' answers (prompt + completion, as asked).
-template <typename S>
-double mean_reward_model_score(const RewardModel<S>& rm, const Tokenizer& tok, const std::vector<AskedQuestion>& qs) {
-  if (qs.empty()) return 0.0;
-  std::vector<std::vector<TokenId>> seqs;
-  for (const AskedQuestion& q : qs) seqs.push_back(tok.encode(q.asked + q.completion));
-  return static_cast<double>(rm.score(seqs).template cast<double>().mean());
-}
-
-// One policy's row of experiment 3's table: the mean score a question of its answers under
-// each grader (binary; the confidence target t; the reward model, NaN without one).
-struct GraderScores {
-  double binary = 0, target = 0, reward_model = std::numeric_limits<double>::quiet_NaN();
-};
-template <typename S>
-GraderScores grader_scores(const std::vector<AskedQuestion>& qs, double t, const RewardModel<S>* rm, const Tokenizer& tok) {
-  const GradeCounts all = outcomes_by_group(mentions_of(qs), grades_of(qs)).all;
-  GraderScores s;
-  s.binary = all.binary_score();
-  s.target = all.target_score(t);
-  if (rm != nullptr) s.reward_model = mean_reward_model_score(*rm, tok, qs);
-  return s;
 }
 
 // The experiments' settings, one table of defaults (examples/hallucination.cpp's flags).
@@ -433,161 +298,6 @@ struct HallucinationOptions {
             {"ptx_coef", ptx_coef},
             {"temperature", temperature},
             {"skip_equal_scores", skip_equal_scores}};
-  }
-};
-
-// Experiment 3's graders, each a reward for PPO on the questions `rows`: "binary" (right 1,
-// else 0), the confidence target (its target_name(): right 1, "I don't know" 0, else
-// −t/(1−t)), and "rm", the learned reward model, when rm is not null. The tokenizer and the
-// reward model are kept by reference: they must outlive the rewards.
-struct GraderPolicy {
-  std::string grader;
-  RewardFunction reward;
-};
-template <typename S>
-std::vector<GraderPolicy> grader_policies(const Tokenizer& tok, const std::vector<EvalExample>& rows,
-                                          const HallucinationOptions& o, const RewardModel<S>* rm) {
-  const double t = o.target;
-  std::vector<GraderPolicy> p{{"binary", grader_reward(tok, rows, binary_score)},
-                              {o.target_name(), grader_reward(tok, rows, [t](Grade g) { return confidence_target_score(g, t); })}};
-  if (rm != nullptr) p.push_back({"rm", reward_model_reward(*rm)});
-  return p;
-}
-
-// Experiment 3's setting, read from a recipe folder: the rl split's questions (data/world.json)
-// and their prompts, the recipe's reward model when DIR/reward exists, one policy per grader,
-// the labeler's gold score (PPO reports it per step), PPO's options and, with ptx_coef > 0,
-// PPO-ptx's batches of the recipe's demonstrations (data/sft.jsonl, as chatgpt_recipe mixes
-// them in). The reward model lives on the heap, so the "rm" grader's reference to it holds
-// when the setting is moved; the tokenizer must outlive it.
-template <typename S>
-struct GraderExperiment {
-  std::vector<EvalExample> questions;                  // the rl split's person questions
-  std::vector<std::vector<TokenId>> prompts;           // their prompts, encoded
-  std::unique_ptr<RewardModel<S>> reward_model;        // null: no DIR/reward folder
-  std::vector<GraderPolicy> policies;                  // binary, t, and rm when there is one
-  RewardFunction gold;                                 // correct 1, I don't know 0, wrong -1, off-format -2
-  PPOOptions ppo;
-  std::vector<Batch> demonstrations;                   // PPO-ptx's (empty when ptx_coef is 0)
-  nlohmann::ordered_json report;                       // the options and the above, for report.json
-};
-template <typename S>
-GraderExperiment<S> grader_experiment(const std::string& recipe, const Tokenizer& tok, const HallucinationOptions& o,
-                                      Index block_size) {
-  GraderExperiment<S> x;
-  x.questions = read_world_questions(recipe + "/data/world.json", Split::rl);
-  for (const EvalExample& e : x.questions) x.prompts.push_back(tok.encode(e.prompt));
-  if (detail::is_directory(recipe + "/reward"))
-    x.reward_model = std::make_unique<RewardModel<S>>(load_reward_model<S>(recipe + "/reward"));
-  x.policies = grader_policies(tok, x.questions, o, x.reward_model.get());
-  x.gold = grader_reward(tok, x.questions, gold_score);
-  x.ppo = o.ppo(newline_token(tok));
-  if (o.ptx_coef > 0) {
-    Rng rng(o.seed);
-    x.demonstrations = sft_batches(encode_sft(tok, read_sft_jsonl(recipe + "/data/sft.jsonl"), block_size),
-                                   x.ppo.mini_batch_size, rng);
-  }
-  x.report = o.ppo_json();
-  x.report["train_questions"] = x.questions.size();
-  x.report["reward_model"] = x.reward_model ? "DIR/reward" : "skipped: no DIR/reward folder";
-  x.report["policies"] = nlohmann::ordered_json::array();
-  return x;
-}
-
-// Experiment 3's table: each policy's row of mean scores under every grader, as text, and as
-// JSON ({"policy", "binary", target_name, "reward_model" (null without one)} per row).
-using NamedGraderScores = std::vector<std::pair<std::string, GraderScores>>;
-inline std::string grader_score_table(const NamedGraderScores& rows, const std::string& target_name) {
-  char line[160];
-  std::snprintf(line, sizeof line, "  %-14s %8s %8s %13s\n", "policy", "binary", target_name.c_str(), "reward model");
-  std::string out = line;
-  for (const auto& [name, s] : rows) {
-    std::snprintf(line, sizeof line, "  %-14s %8.3f %8.3f %13.3f\n", name.c_str(), s.binary, s.target, s.reward_model);
-    out += line;
-  }
-  return out;
-}
-inline nlohmann::ordered_json to_json(const NamedGraderScores& rows, const std::string& target_name) {
-  nlohmann::ordered_json j = nlohmann::ordered_json::array();
-  for (const auto& [name, s] : rows)
-    j.push_back({{"policy", name}, {"binary", s.binary}, {target_name, s.target},
-                 {"reward_model", std::isnan(s.reward_model) ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(s.reward_model)}});
-  return j;
-}
-
-// The paper's prediction as targets: on people the pre-training text never mentions, the
-// binary-graded policy says "I don't know" at most 20% of the time (it guesses), the policy
-// graded with the confidence target at least 80% (it abstains), while that policy still
-// answers at least 80% of the questions about often-mentioned (4+) people correctly.
-struct GradingTargets {
-  double binary_idk_never = 0, target_idk_never = 0, target_accuracy_often = 0;
-  bool binary_met() const { return binary_idk_never <= 0.2; }
-  bool target_idk_met() const { return target_idk_never >= 0.8; }
-  bool target_accuracy_met() const { return target_accuracy_often >= 0.8; }
-};
-inline GradingTargets grading_targets(const GroupOutcomes& binary, const GroupOutcomes& target) {
-  const auto never = static_cast<std::size_t>(MentionGroup::never), often = static_cast<std::size_t>(MentionGroup::often);
-  return {binary.group[never].idk(), target.group[never].idk(), target.group[often].accuracy()};
-}
-// The targets as two lines of text, the confidence-target policy named by target_name.
-inline std::string targets_text(const GradingTargets& g, const std::string& target_name) {
-  auto met = [](bool m) { return m ? "met" : "not met"; };
-  char text[400];
-  std::snprintf(text, sizeof text,
-                "Targets: the binary policy says IDK to %.1f%% of never-mentioned people (<= 20%%: %s); the %s policy\n"
-                "  to %.1f%% (>= 80%%: %s), and is right on %.1f%% of the 4+ group (>= 80%%: %s)\n",
-                100 * g.binary_idk_never, met(g.binary_met()), target_name.c_str(), 100 * g.target_idk_never,
-                met(g.target_idk_met()), 100 * g.target_accuracy_often, met(g.target_accuracy_met()));
-  return text;
-}
-inline nlohmann::ordered_json to_json(const GradingTargets& g) {
-  return {{"binary_idk_never", g.binary_idk_never},   {"binary_idk_never_at_most_0.2", g.binary_met()},
-          {"target_idk_never", g.target_idk_never},   {"target_idk_never_at_least_0.8", g.target_idk_met()},
-          {"target_accuracy_often", g.target_accuracy_often}, {"target_accuracy_often_at_least_0.8", g.target_accuracy_met()}};
-}
-
-// Experiment 3's results, gathered as the policies come: every model's held-out answers (the
-// SFT model's first, the baseline), each policy's outcomes per mention group, the calibrations
-// and names of the reliability diagram after PPO (the SFT model's first), and each policy's
-// entry of report.json's "policies". The policies come in grader_policies' order: binary, the
-// confidence target, the reward model.
-//
-//   GraderResults res(sft_answers, sft_calibration, "SFT (chat), P(answer)");
-//   res.add("binary", answers_of_the_binary_policy, its_history);   // -> its GroupOutcomes
-//   res.scores(0.75, rm, tok);  res.targets();
-struct GraderResults {
-  std::vector<std::pair<std::string, std::vector<AskedQuestion>>> asked;  // "SFT", "PPO binary", ...
-  std::vector<GroupOutcomes> outcomes;                                    // per policy
-  std::vector<Calibration> calibrations;                                  // the SFT model's, then each policy's
-  std::vector<std::string> names;                                         // theirs, for the diagram
-  nlohmann::ordered_json policies = nlohmann::ordered_json::array();
-
-  GraderResults(std::vector<AskedQuestion> sft, Calibration sft_calibration, std::string sft_name)
-      : asked{{"SFT", std::move(sft)}}, calibrations{std::move(sft_calibration)}, names{std::move(sft_name)} {}
-
-  // The policy PPO trained against `grader`, by its answers to the held-out questions (asked in
-  // the chat format) and its PPO history; returns its outcomes per mention group.
-  const GroupOutcomes& add(const std::string& grader, std::vector<AskedQuestion> answers, const PPOHistory& history) {
-    const CommittedAnswers c = committed_answers(answers);
-    outcomes.push_back(outcomes_by_group(mentions_of(answers), grades_of(answers)));
-    calibrations.push_back(calibration(c.confidence, c.right));
-    names.push_back("PPO " + grader + " (chat), P(answer)");
-    asked.emplace_back("PPO " + grader, std::move(answers));
-    policies.push_back({{"grader", grader}, {"folder", "ppo-" + grader}, {"outcomes", to_json(outcomes.back())},
-                        {"calibration", to_json(calibrations.back())}, {"history", history.to_json()}});
-    return outcomes.back();
-  }
-  // Every model (the SFT model and each policy) under every grader: experiment 3's table.
-  template <typename S>
-  NamedGraderScores scores(double t, const RewardModel<S>* rm, const Tokenizer& tok) const {
-    NamedGraderScores rows;
-    for (const auto& [name, qs] : asked) rows.push_back({name, grader_scores(qs, t, rm, tok)});
-    return rows;
-  }
-  // The paper's two predictions, read from the binary policy and the confidence target's.
-  GradingTargets targets() const {
-    if (outcomes.size() < 2) throw ArgumentError("GraderResults::targets: needs the binary and the confidence-target policies");
-    return grading_targets(outcomes[0], outcomes[1]);
   }
 };
 

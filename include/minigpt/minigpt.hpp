@@ -25,6 +25,10 @@
 //                reward_model.hpp (보상 모델: Bradley–Terry, the GPT with a score head),
 //                ppo.hpp (RLHF with PPO: the arithmetic), ppo_trainer.hpp (the PPO loop:
 //                rollouts, value head, updates), recipe.hpp (the recipe's steps for the program)
+//   hallucination  confidence.hpp (확신도: an answer's probability, a name's familiarity),
+//                calibration.hpp (보정: ECE, reliability, abstention), hallucination.hpp (asking
+//                the world's questions), grading.hpp (채점: PPO against a grader), r_tuning.hpp
+//                (teaching "I don't know" where the model does not know)
 //   programs     package_data.hpp (the data installed with them)
 #pragma once
 
@@ -57,6 +61,7 @@
 #include "generation.hpp"
 #include "gguf.hpp"
 #include "gpt.hpp"
+#include "grading.hpp"
 #include "hallucination.hpp"
 #include "jsonl.hpp"
 #include "kv_cache.hpp"
@@ -76,6 +81,7 @@
 #include "pretokenizer.hpp"
 #include "progress.hpp"
 #include "random.hpp"
+#include "r_tuning.hpp"
 #include "recipe.hpp"
 #include "reward_model.hpp"
 #include "safetensors.hpp"
